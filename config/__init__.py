@@ -1,0 +1,148 @@
+"""Settings classes, read from the environment once when the class is created.
+
+``Config`` holds what production needs; ``DevelopmentConfig`` and ``TestConfig``
+change only what differs. Parsers fail loudly on a bad value so a typo in an
+environment variable stops the process at start-up instead of misbehaving later.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_RATE = re.compile(r"^\s*(\d+)\s*(?:/|\s+per\s+)\s*(\d+\s+)?(second|minute|hour|day)s?\s*$", re.I)
+
+
+def parse_boolean(name: str, default: bool = False) -> bool:
+    """Read a boolean environment variable; anything but a known spelling is an error."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name} must be one of 1/0/true/false/yes/no/on/off, not {raw!r}")
+
+
+def parse_int(name: str, default: int) -> int:
+    """Read a positive integer environment variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+def parse_rate_limit(value: str) -> str:
+    """Check a rate such as ``600/minute`` and return it unchanged."""
+    if not _RATE.match(value):
+        raise ValueError(f"WRO_SCANNER_RATE_LIMIT must look like '600/minute', not {value!r}")
+    return value.strip()
+
+
+def database_url(raw: str | None) -> str:
+    """Normalise DATABASE_URL: Heroku's ``postgres://`` scheme and psycopg 3 as the driver."""
+    if not raw:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{INSTANCE_DIR / 'webriskops.sqlite3'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+class Config:
+    """Production settings; every value comes from the environment."""
+
+    ENV_NAME = "production"
+    TESTING = False
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+
+    SCANNER_SHARED_SECRET = os.environ.get("WRO_SCANNER_SHARED_SECRET") or None
+    SCANNER_SHARED_SECRET_PREVIOUS = os.environ.get("WRO_SCANNER_SHARED_SECRET_PREVIOUS") or None
+    SCANNER_RATE_LIMIT = parse_rate_limit(os.environ.get("WRO_SCANNER_RATE_LIMIT", "600/minute"))
+
+    S3_ENDPOINT = os.environ.get("WRO_S3_ENDPOINT") or None
+    S3_ACCESS_KEY = os.environ.get("WRO_S3_ACCESS_KEY") or None
+    S3_SECRET_KEY = os.environ.get("WRO_S3_SECRET_KEY") or None
+    S3_BUCKET = os.environ.get("WRO_S3_BUCKET", "webriskops-artifacts")
+    S3_SECURE = parse_boolean("WRO_S3_SECURE", default=True)
+    ARTIFACTS_DIR = os.environ.get("WRO_ARTIFACTS_DIR") or str(INSTANCE_DIR / "artifacts")
+
+    SMTP_URL = os.environ.get("WRO_SMTP_URL") or None
+    WEBHOOKS_ALLOW_PRIVATE = parse_boolean("WRO_WEBHOOKS_ALLOW_PRIVATE", default=False)
+
+    # Section 3.3 limits; configurable so an operator can raise them for big sites.
+    MAX_BODY_BYTES = parse_int("WRO_MAX_BODY_BYTES", 16 * 1024 * 1024)
+    MAX_PAGES = parse_int("WRO_MAX_PAGES", 1000)
+    MAX_ISSUES_PER_PAGE = parse_int("WRO_MAX_ISSUES_PER_PAGE", 5000)
+    MAX_ISSUES_PER_PAYLOAD = parse_int("WRO_MAX_ISSUES_PER_PAYLOAD", 50000)
+    IDEMPOTENCY_TTL_SECONDS = parse_int("WRO_IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
+    # A key left "in flight" by a crashed process is released after this long.
+    IDEMPOTENCY_LOCK_SECONDS = parse_int("WRO_IDEMPOTENCY_LOCK_SECONDS", 120)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+
+    @classmethod
+    def check(cls) -> None:
+        """Refuse to start production without the settings it cannot run safely without."""
+        if not cls.SECRET_KEY:
+            raise RuntimeError("SECRET_KEY must be set in production")
+
+
+class DevelopmentConfig(Config):
+    """Local use: SQLite, local artifacts and in-process jobs unless the environment says so."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+    SESSION_COOKIE_SECURE = False
+    SCANNER_SHARED_SECRET = (
+        os.environ.get("WRO_SCANNER_SHARED_SECRET") or "dev-scanner-secret-change-me"
+    )
+
+    @classmethod
+    def check(cls) -> None:
+        """Development runs with defaults."""
+
+
+class TestConfig(DevelopmentConfig):
+    """Base for the test suite; fixtures subclass it with the database they created."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
+    SCANNER_SHARED_SECRET = "test-scanner-secret-0123456789"  # noqa: S105 - tests only
+    SCANNER_SHARED_SECRET_PREVIOUS = None
+    REDIS_URL = None
+    S3_ENDPOINT = None
+    SMTP_URL = None
+    WTF_CSRF_ENABLED = True
+
+
+CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}
+
+
+def config_from_environment() -> type[Config]:
+    """Pick the settings class named by ``WRO_ENV`` (default ``development``)."""
+    name = os.environ.get("WRO_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"WRO_ENV must be one of {sorted(CONFIGS)}, not {name!r}") from None

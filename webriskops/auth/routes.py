@@ -1,0 +1,1 @@
+"""Customer login views (filled in by the customer-side work)."""

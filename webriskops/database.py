@@ -1,0 +1,53 @@
+"""Engine settings per database: SQLite gets WAL and a busy timeout, writers lock rows.
+
+The embedded default (SQLite) must serve several gunicorn workers, so every
+connection turns on WAL (readers never wait for the writer) and a busy timeout
+(writers queue instead of failing with "database is locked"). A postback takes the
+write lock up front with ``BEGIN IMMEDIATE``: a deferred transaction that reads and
+then writes can deadlock with another one, and SQLite then fails at once instead of
+waiting. On PostgreSQL the same call is a no-op and rows are locked with
+``SELECT … FOR UPDATE`` instead.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from webriskops.extensions import db
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def init_app(app: Flask) -> None:
+    """Install the per-connection settings on the app's engine."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def is_postgresql(engine: Engine | None = None) -> bool:
+    """True when the app runs on PostgreSQL."""
+    return (engine or db.engine).dialect.name == "postgresql"
+
+
+def begin_write() -> None:
+    """Start the session's transaction as a writer (SQLite: take the write lock now)."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    connection = db.session.connection()
+    # pysqlite opens its transaction lazily, before the first write; take the lock now
+    # unless a write already opened one.
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

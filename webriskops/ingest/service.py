@@ -1,0 +1,290 @@
+"""Storing a scanner postback: one transaction per postback, set-based writes.
+
+The service knows nothing of HTTP. ``ingest_result`` locks the run, decides between
+duplicate, completed and failed, writes everything in one transaction together with
+the outbox rows of the after-commit work, and returns the 202 body.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from flask import current_app
+from sqlalchemy import insert, select
+
+from webriskops.database import begin_write, is_postgresql
+from webriskops.errors import ApiError
+from webriskops.extensions import db
+from webriskops.ingest import idempotency
+from webriskops.jobs import outbox
+from webriskops.models import (
+    Artifact,
+    Issue,
+    IssueOccurrence,
+    Project,
+    ScanPage,
+    ScanRun,
+    settle_credit,
+)
+from webriskops.models.base import utcnow
+from webriskops.redaction import Redactor
+
+log = logging.getLogger(__name__)
+
+SEVERITY_WEIGHTS = {"high": 10, "medium": 4, "low": 1}
+COUNTER_NAMES = ("pagesScanned", "issuesCount", "highCount", "mediumCount", "lowCount", "riskScore")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A 202 answer: its body, already serialised, and whether it is a replay."""
+
+    body: bytes
+    replayed: bool = False
+    status: int = 202
+
+
+def redactor() -> Redactor:
+    """The app's redactor (it always redacts the configured scanner secrets)."""
+    return current_app.extensions["redactor"]
+
+
+def ingest_result(result: dict, *, key: str | None, body_hash: str) -> Accepted:
+    """Apply a validated postback to its scan run and answer as section 3.8 says."""
+    if key is not None:
+        replay = idempotency.claim(key, body_hash)
+        if replay is not None:
+            return Accepted(replay.body, replayed=True, status=replay.status)
+    try:
+        begin_write()
+        run = _lock_run(result["scanRunId"])
+        if run.is_terminal:
+            body = _response(run, duplicate=True, pages=0, issues=0)
+        elif result["status"] == "completed":
+            pages, issues = _store_completed(run, result)
+            body = _response(run, duplicate=False, pages=pages, issues=issues)
+        else:
+            _store_failed(run, result["error"])
+            body = _response(run, duplicate=False, pages=0, issues=0)
+        encoded = orjson.dumps(body)
+        if key is not None:
+            idempotency.complete(key, 202, encoded)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if key is not None:
+            idempotency.release(key)
+        raise
+    log.info("scan run %s postback accepted: %s", run.id, body["status"])
+    return Accepted(encoded)
+
+
+def _lock_run(scan_run_id: int) -> ScanRun:
+    query = select(ScanRun).where(ScanRun.id == scan_run_id)
+    if is_postgresql():
+        # Serialises postbacks for the same run: the second waits, then sees a terminal run.
+        query = query.with_for_update()
+    run = db.session.execute(query).scalar_one_or_none()
+    if run is None:
+        raise ApiError(
+            422,
+            "SCAN_RUN_NOT_FOUND",
+            "No scan run has this scanRunId. Post results only for runs WebRiskOps created.",
+            {"scanRunId": ["Scan run not found."]},
+        )
+    return run
+
+
+def _page_entries(result: dict) -> list[dict]:
+    if "pages" in result:
+        return result["pages"]
+    return [{"page": result["page"], "artifacts": result["artifacts"], "issues": result["issues"]}]
+
+
+def _store_completed(run: ScanRun, result: dict) -> tuple[int, int]:
+    """Store pages, artifacts, issues and occurrences; set counters; consume the credit."""
+    redact = redactor()
+    entries = _page_entries(result)
+    page_rows = [
+        _page_row(run.id, position, entry, redact) for position, entry in enumerate(entries)
+    ]
+    page_ids: list[int] = []
+    if page_rows:
+        page_ids = list(
+            db.session.scalars(
+                insert(ScanPage).returning(ScanPage.id, sort_by_parameter_order=True), page_rows
+            )
+        )
+
+    artifact_rows: dict[str, dict] = {}
+    issues_by_fingerprint: dict[str, dict] = {}
+    occurrences: dict[tuple[str, int], None] = {}
+    for entry, page_id in zip(entries, page_ids, strict=True):
+        artifacts = entry["artifacts"]
+        _add_artifact(artifact_rows, run.id, page_id, "screenshot", artifacts["screenshotPath"])
+        _add_artifact(
+            artifact_rows, run.id, page_id, "html_snapshot", artifacts.get("htmlSnapshotPath")
+        )
+        for issue in entry["issues"]:
+            fingerprint = issue["fingerprint"]
+            if fingerprint not in issues_by_fingerprint:
+                issues_by_fingerprint[fingerprint] = _issue_row(run.id, issue, redact)
+            _add_artifact(
+                artifact_rows, run.id, page_id, "issue_screenshot", issue.get("screenshotPath")
+            )
+            occurrences[(fingerprint, page_id)] = None
+
+    if artifact_rows:
+        db.session.execute(insert(Artifact), list(artifact_rows.values()))
+    issue_ids: dict[str, int] = {}
+    if issues_by_fingerprint:
+        rows = list(issues_by_fingerprint.values())
+        ids = db.session.scalars(
+            insert(Issue).returning(Issue.id, sort_by_parameter_order=True), rows
+        )
+        issue_ids = {row["fingerprint"]: issue_id for row, issue_id in zip(rows, ids, strict=True)}
+        db.session.execute(
+            insert(IssueOccurrence),
+            [
+                {"issue_id": issue_ids[fingerprint], "scan_page_id": page_id}
+                for fingerprint, page_id in occurrences
+            ],
+        )
+
+    counters = _counters(result.get("counters") or {}, len(page_rows), issues_by_fingerprint)
+    now = utcnow()
+    run.status = "completed"
+    run.pages_scanned = counters["pagesScanned"]
+    run.issues_count = counters["issuesCount"]
+    run.high_count = counters["highCount"]
+    run.medium_count = counters["mediumCount"]
+    run.low_count = counters["lowCount"]
+    run.risk_score = counters["riskScore"]
+    run.report_status = "pending"
+    run.started_at = run.started_at or now
+    run.finished_at = now
+    run.credit_state = "consumed"
+    settle_credit(_organization_id(run), run.id, consumed=True)
+    for job in ("redact_snapshots", "collect_artifacts", "generate_report"):
+        outbox.record(job, scan_run_id=run.id)
+    outbox.record("send_webhooks", event="scan_run.completed", scan_run_id=run.id)
+    return len(page_rows), len(issues_by_fingerprint)
+
+
+def _store_failed(run: ScanRun, error: dict) -> None:
+    """Mark the run failed with its (redacted) error and restore the reserved credit."""
+    redact = redactor()
+    now = utcnow()
+    run.status = "failed"
+    run.error_code = error["code"]
+    run.error_message = redact.redact(error["message"])
+    run.error_url = redact.redact_url(error["url"]) if error.get("url") else None
+    run.error_timeout_ms = error.get("timeoutMs")
+    run.started_at = run.started_at or now
+    run.finished_at = now
+    run.credit_state = "restored"
+    settle_credit(_organization_id(run), run.id, consumed=False)
+    outbox.record("collect_artifacts", scan_run_id=run.id)
+    outbox.record("automate_failure", scan_run_id=run.id)
+    outbox.record("send_webhooks", event="scan_run.failed", scan_run_id=run.id)
+
+
+def _organization_id(run: ScanRun) -> int:
+    return db.session.execute(
+        select(Project.organization_id).where(Project.id == run.project_id)
+    ).scalar_one()
+
+
+def _page_row(run_id: int, position: int, entry: dict, redact: Redactor) -> dict[str, Any]:
+    page, artifacts = entry["page"], entry["artifacts"]
+    title = page.get("title")
+    return {
+        "scan_run_id": run_id,
+        "position": position,
+        "url": redact.redact_url(page["url"]),
+        "normalized_url": redact.redact_url(page["normalizedUrl"]),
+        "status_code": page["statusCode"],
+        "page_type": page["pageType"],
+        "response_headers": redact.redact_headers(page["responseHeaders"]),
+        "title": redact.redact(title) if title is not None else None,
+        "console_errors_count": page.get("consoleErrorsCount"),
+        "network_errors_count": page.get("networkErrorsCount"),
+        "load_time_ms": page.get("loadTimeMs"),
+        "screenshot_path": artifacts["screenshotPath"],
+        "html_snapshot_path": artifacts.get("htmlSnapshotPath"),
+    }
+
+
+def _issue_row(run_id: int, issue: dict, redact: Redactor) -> dict[str, Any]:
+    def optional(name: str) -> str | None:
+        value = issue.get(name)
+        return redact.redact(value) if value is not None else None
+
+    steps = issue.get("reproductionSteps")
+    return {
+        "scan_run_id": run_id,
+        "fingerprint": issue["fingerprint"],
+        "category": issue["category"],
+        "type": issue["type"],
+        "severity": issue["severity"],
+        "title": redact.redact(issue["title"]),
+        "description": redact.redact(issue["description"]),
+        "confidence": issue["confidence"],
+        "evidence": redact.redact(issue["evidence"]),
+        "business_impact": optional("businessImpact"),
+        "suggested_remediation": optional("suggestedRemediation"),
+        "reproduction_steps": [redact.redact(step) for step in steps]
+        if steps is not None
+        else None,
+        "screenshot_path": issue.get("screenshotPath"),
+    }
+
+
+def _add_artifact(
+    rows: dict[str, dict], run_id: int, page_id: int, kind: str, key: str | None
+) -> None:
+    if key is not None and key not in rows:
+        rows[key] = {
+            "scan_run_id": run_id,
+            "scan_page_id": page_id,
+            "kind": kind,
+            "storage_key": key,
+        }
+
+
+def _counters(sent: dict, pages: int, issues: dict[str, dict]) -> dict[str, int | float]:
+    """Counters as sent, each missing one derived from what was stored."""
+    by_severity = {"high": 0, "medium": 0, "low": 0, "info": 0}
+    for issue in issues.values():
+        by_severity[issue["severity"]] += 1
+    derived: dict[str, int | float] = {
+        "pagesScanned": pages,
+        "issuesCount": len(issues),
+        "highCount": by_severity["high"],
+        "mediumCount": by_severity["medium"],
+        "lowCount": by_severity["low"],
+    }
+    derived["riskScore"] = risk_score(
+        by_severity["high"], by_severity["medium"], by_severity["low"]
+    )
+    return {name: sent[name] if name in sent else derived[name] for name in COUNTER_NAMES}
+
+
+def risk_score(high: int, medium: int, low: int) -> int:
+    """``min(100, 10·high + 4·medium + 1·low)``."""
+    return min(100, SEVERITY_WEIGHTS["high"] * high + SEVERITY_WEIGHTS["medium"] * medium + low)
+
+
+def _response(run: ScanRun, *, duplicate: bool, pages: int, issues: int) -> dict[str, Any]:
+    return {
+        "scanRunId": run.id,
+        "status": run.status,
+        "duplicate": duplicate,
+        "pagesStored": pages,
+        "issuesStored": issues,
+        "counters": run.counters(),
+        "links": {"scanRun": f"/api/scan-runs/{run.id}", "report": f"/scan-runs/{run.id}/report"},
+    }

@@ -1,0 +1,47 @@
+"""The domain: organizations, projects, scan runs, pages, issues, credits and the outbox.
+
+Importing this package registers every model with the metadata (migrations and
+``db.create_all`` need them all).
+"""
+
+from webriskops.models.accounts import ROLES, ApiToken, Membership, Organization, User
+from webriskops.models.credits import (
+    CreditEntry,
+    InsufficientCredits,
+    grant_credits,
+    reserve_credit,
+    settle_credit,
+)
+from webriskops.models.idempotency import IdempotencyRecord
+from webriskops.models.outbox import OutboxJob
+from webriskops.models.projects import Project
+from webriskops.models.scans import (
+    TERMINAL_STATUSES,
+    Artifact,
+    Issue,
+    IssueOccurrence,
+    ScanPage,
+    ScanRun,
+)
+
+__all__ = [
+    "ROLES",
+    "TERMINAL_STATUSES",
+    "ApiToken",
+    "Artifact",
+    "CreditEntry",
+    "IdempotencyRecord",
+    "InsufficientCredits",
+    "Issue",
+    "IssueOccurrence",
+    "Membership",
+    "Organization",
+    "OutboxJob",
+    "Project",
+    "ScanPage",
+    "ScanRun",
+    "User",
+    "grant_credits",
+    "reserve_credit",
+    "settle_credit",
+]

@@ -1,0 +1,197 @@
+"""Artifact storage: one small interface, an S3/MinIO backend and a local-folder backend.
+
+Scanners upload screenshots and HTML snapshots themselves; WebRiskOps reads them
+(to redact snapshots and serve them to customers), rewrites snapshots and deletes
+what no run references. Keys look like ``scan-runs/<id>/…``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from flask import Flask, current_app
+
+
+class ObjectStorage(Protocol):
+    """What the app needs from artifact storage."""
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes; raises KeyError when missing."""
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Create or replace an object."""
+
+    def delete(self, key: str) -> None:
+        """Remove an object; a missing one is not an error."""
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Every key under ``prefix``."""
+
+    def exists(self, key: str) -> bool:
+        """True when the object exists."""
+
+    def ping(self) -> None:
+        """Raise when the storage cannot be reached."""
+
+
+class LocalStorage:
+    """Objects as files under a folder; the embedded default."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root not in path.parents:
+            raise KeyError(key)
+        return path
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes; raises KeyError when missing."""
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyError(key) from None
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Write atomically: a reader sees the old or the new bytes, never half of them."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+
+    def delete(self, key: str) -> None:
+        """Remove an object; a missing one is not an error."""
+        with contextlib.suppress(FileNotFoundError, KeyError):
+            self._path(key).unlink()
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Every key under ``prefix``."""
+        base = self.root / prefix.rstrip("/")
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                yield path.relative_to(self.root).as_posix()
+
+    def exists(self, key: str) -> bool:
+        """True when the object exists."""
+        try:
+            return self._path(key).is_file()
+        except KeyError:
+            return False
+
+    def ping(self) -> None:
+        """The folder must exist and be writable."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK):
+            raise OSError(f"{self.root} is not writable")
+
+
+class S3Storage:
+    """Objects in an S3-compatible bucket (MinIO in production) through the ``minio`` SDK."""
+
+    def __init__(
+        self, endpoint: str, access_key: str, secret_key: str, bucket: str, secure: bool
+    ) -> None:
+        from minio import Minio
+
+        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure)
+        self.bucket = bucket
+        self._bucket_checked = False
+
+    def _ensure_bucket(self) -> None:
+        if not self._bucket_checked:
+            if not self.client.bucket_exists(self.bucket):
+                from minio.error import S3Error
+
+                try:
+                    self.client.make_bucket(self.bucket)
+                except S3Error as error:  # created meanwhile by another process
+                    if error.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise
+            self._bucket_checked = True
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes; raises KeyError when missing."""
+        from minio.error import S3Error
+
+        self._ensure_bucket()
+        try:
+            response = self.client.get_object(self.bucket, key)
+        except S3Error as error:
+            if error.code in ("NoSuchKey", "NoSuchObject"):
+                raise KeyError(key) from None
+            raise
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Create or replace an object."""
+        self._ensure_bucket()
+        self.client.put_object(
+            self.bucket, key, io.BytesIO(data), len(data), content_type=content_type
+        )
+
+    def delete(self, key: str) -> None:
+        """Remove an object; a missing one is not an error."""
+        self._ensure_bucket()
+        self.client.remove_object(self.bucket, key)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Every key under ``prefix``."""
+        self._ensure_bucket()
+        for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
+            yield obj.object_name
+
+    def exists(self, key: str) -> bool:
+        """True when the object exists."""
+        from minio.error import S3Error
+
+        self._ensure_bucket()
+        try:
+            self.client.stat_object(self.bucket, key)
+        except S3Error as error:
+            if error.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                return False
+            raise
+        return True
+
+    def ping(self) -> None:
+        """Reach the server and make sure the bucket exists."""
+        self._bucket_checked = False
+        self._ensure_bucket()
+
+
+def create_storage(config: dict) -> ObjectStorage:
+    """S3 when ``WRO_S3_ENDPOINT`` is set, otherwise the local artifacts folder."""
+    if config.get("S3_ENDPOINT"):
+        return S3Storage(
+            config["S3_ENDPOINT"],
+            config["S3_ACCESS_KEY"] or "",
+            config["S3_SECRET_KEY"] or "",
+            config["S3_BUCKET"],
+            config["S3_SECURE"],
+        )
+    return LocalStorage(config["ARTIFACTS_DIR"])
+
+
+def init_app(app: Flask) -> None:
+    """Bind the app's storage backend (no connection until first use)."""
+    app.extensions["storage"] = create_storage(app.config)
+
+
+def storage() -> ObjectStorage:
+    """The current app's artifact storage."""
+    return current_app.extensions["storage"]
