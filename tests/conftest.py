@@ -213,10 +213,12 @@ def s3_server() -> Iterator[dict[str, str]]:
 def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start ``gunicorn wsgi:app`` with an environment; returns its base URL."""
     processes: list[subprocess.Popen] = []
+    logs: list = []
 
     def start(env: dict[str, str], workers: int = 2, threads: int = 1) -> str:
         port = free_port()
         log = open(tmp_path / f"gunicorn-{port}.log", "wb")  # noqa: SIM115 - closed at teardown
+        logs.append(log)
         process = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("gunicorn")),
@@ -241,6 +243,8 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
     for process in processes:
         process.terminate()
         process.wait(10)
+    for log in logs:
+        log.close()
 
 
 # --- Factories -------------------------------------------------------------------------

@@ -91,7 +91,7 @@ class ScanRunCreatedSchema(Schema):
     status = fields.String()
 
 
-def _field_to_properties(converter, field) -> dict[str, Any]:
+def _field_to_properties(converter, field, **kwargs: Any) -> dict[str, Any]:
     if isinstance(field, ingest_fields.StrictInteger):
         return {"type": "integer"}
     if isinstance(field, ingest_fields.StrictNumber):
