@@ -13,12 +13,13 @@ from typing import Any
 
 import orjson
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from webriskops.database import begin_write, is_postgresql
 from webriskops.errors import ApiError
 from webriskops.extensions import db
 from webriskops.ingest import idempotency
+from webriskops.ingest.bulk import insert_rows
 from webriskops.jobs import outbox
 from webriskops.models import (
     Artifact,
@@ -111,13 +112,7 @@ def _store_completed(run: ScanRun, result: dict) -> tuple[int, int]:
     page_rows = [
         _page_row(run.id, position, entry, redact) for position, entry in enumerate(entries)
     ]
-    page_ids: list[int] = []
-    if page_rows:
-        page_ids = list(
-            db.session.scalars(
-                insert(ScanPage).returning(ScanPage.id, sort_by_parameter_order=True), page_rows
-            )
-        )
+    page_ids = insert_rows(ScanPage, page_rows)
 
     artifact_rows: dict[str, dict] = {}
     issues_by_fingerprint: dict[str, dict] = {}
@@ -137,22 +132,16 @@ def _store_completed(run: ScanRun, result: dict) -> tuple[int, int]:
             )
             occurrences[(fingerprint, page_id)] = None
 
-    if artifact_rows:
-        db.session.execute(insert(Artifact), list(artifact_rows.values()))
-    issue_ids: dict[str, int] = {}
-    if issues_by_fingerprint:
-        rows = list(issues_by_fingerprint.values())
-        ids = db.session.scalars(
-            insert(Issue).returning(Issue.id, sort_by_parameter_order=True), rows
-        )
-        issue_ids = {row["fingerprint"]: issue_id for row, issue_id in zip(rows, ids, strict=True)}
-        db.session.execute(
-            insert(IssueOccurrence),
-            [
-                {"issue_id": issue_ids[fingerprint], "scan_page_id": page_id}
-                for fingerprint, page_id in occurrences
-            ],
-        )
+    insert_rows(Artifact, list(artifact_rows.values()))
+    rows = list(issues_by_fingerprint.values())
+    issue_ids = dict(zip(issues_by_fingerprint, insert_rows(Issue, rows), strict=True))
+    insert_rows(
+        IssueOccurrence,
+        [
+            {"issue_id": issue_ids[fingerprint], "scan_page_id": page_id}
+            for fingerprint, page_id in occurrences
+        ],
+    )
 
     counters = _counters(result.get("counters") or {}, len(page_rows), issues_by_fingerprint)
     now = utcnow()

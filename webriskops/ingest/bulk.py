@@ -1,0 +1,59 @@
+"""Set-based inserts for the postback's rows: ``COPY`` on PostgreSQL, executemany elsewhere.
+
+A large postback writes tens of thousands of rows. On PostgreSQL the ids are drawn
+from the table's sequence in one query and the rows are streamed with ``COPY``, the
+fastest way in; on SQLite a multi-row ``INSERT … RETURNING`` does the same job.
+Either way the rows go into the session's own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, insert, text
+from sqlalchemy.orm import DeclarativeBase
+
+from webriskops.database import is_postgresql
+from webriskops.extensions import db
+
+
+def insert_rows(model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` (column name to value, same keys in each); return their ids in order."""
+    if not rows:
+        return []
+    if is_postgresql():
+        return _copy(model, rows)
+    return list(
+        db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
+    )
+
+
+def _copy(model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> list[int]:
+    table = model.__table__
+    connection = db.session.connection()
+    ids = list(
+        connection.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": table.name, "n": len(rows)},
+        ).scalars()
+    )
+    names = list(rows[0])
+    json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
+    columns = ", ".join(f'"{name}"' for name in ["id", *names])
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:  # noqa: S608
+        for row_id, row in zip(ids, rows, strict=True):
+            copy.write_row(
+                [row_id]
+                + [
+                    Jsonb(row[name])
+                    if name in json_columns and row[name] is not None
+                    else row[name]
+                    for name in names
+                ]
+            )
+    return ids
