@@ -21,6 +21,7 @@ run: install
 
 services:
 	scripts/ensure-services.sh
+	scripts/ensure-chromium.sh
 
 test: install services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

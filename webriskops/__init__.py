@@ -26,7 +26,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
 
     from webriskops import database, errors, health, jobs, observability, ratelimit, storage
     from webriskops.auth.scanner import configured_secrets
-    from webriskops.extensions import db, migrate
+    from webriskops.extensions import csrf, db, migrate
     from webriskops.redaction import Redactor
 
     observability.init_app(app)
@@ -37,6 +37,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
         app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True
     )
     database.init_app(app)
+    csrf.init_app(app)
     storage.init_app(app)
     jobs.init_app(app)
     ratelimit.init_app(app)
@@ -52,6 +53,10 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(ingest_bp)
     app.register_blueprint(reports_bp)
+    from webriskops.ingest.routes import store_results
+
+    # The scanner authenticates with its shared secret, not a cookie: nothing to forge.
+    csrf.exempt(store_results)
 
     from webriskops import cli, openapi
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 
 # Named constraints keep migrations identical on PostgreSQL and SQLite (batch mode
@@ -21,3 +22,5 @@ NAMING_CONVENTION = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
+# Every browser form is checked; the bearer-token API and the scanner endpoint are exempt.
+csrf = CSRFProtect()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Response, jsonify, request, url_for
 
 from webriskops.auth.tokens import require_api_user
 from webriskops.errors import ApiError, validation_error
+from webriskops.extensions import csrf
 from webriskops.models import InsufficientCredits
 from webriskops.reports import bp
 from webriskops.reports.services import (
@@ -18,6 +21,8 @@ from webriskops.reports.services import (
 )
 
 MAX_PER_PAGE = 100
+# ASCII digits only: str.isdigit() also accepts "²" and int() then fails with a 500.
+_DIGITS = re.compile(r"[0-9]{1,10}")
 
 
 def _not_found(what: str) -> ApiError:
@@ -29,7 +34,7 @@ def _page_args() -> tuple[int, int]:
     values = {}
     for name, default, ceiling in (("page", 1, 10**9), ("perPage", 20, MAX_PER_PAGE)):
         raw = request.args.get(name, str(default))
-        if not raw.isdigit() or not 1 <= int(raw) <= ceiling:
+        if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= ceiling:
             errors[name] = [f"Must be an integer from 1 to {ceiling}."]
         else:
             values[name] = int(raw)
@@ -72,6 +77,7 @@ def api_project_scan_runs(project_id: int) -> Response:
 
 
 @bp.post("/api/projects/<int:project_id>/scan-runs")
+@csrf.exempt  # bearer-token authentication: no cookie, so nothing for another site to forge
 def api_start_scan(project_id: int) -> tuple[Response, int, dict[str, str]]:
     """Create a queued run and reserve a credit (402 when none is left)."""
     project = visible_project(require_api_user(), project_id)

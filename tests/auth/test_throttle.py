@@ -1,0 +1,53 @@
+"""Login throttling: failures per email and address, counters in memory or in Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from webriskops.models import User
+
+PASSWORD = "correct horse battery"  # noqa: S105 - test users only
+
+
+@pytest.fixture
+def user(make_org, make_user) -> User:
+    """An owner of a fresh organization."""
+    return make_user(make_org(), "person@example.com", "owner", PASSWORD)
+
+
+def _post_login(client, email: str, password: str):
+    token = client.csrf_token()
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+@pytest.fixture(params=["memory", "redis"])
+def app_overrides(request: pytest.FixtureRequest) -> dict:
+    """Throttle counters in memory (one process) and in Redis (shared by processes)."""
+    if request.param == "redis":
+        return {"REDIS_URL": request.getfixturevalue("redis_url")}
+    return {}
+
+
+def test_failed_logins_are_throttled_per_email_and_address(user, web, make_user, make_org):
+    client = web()
+    for _ in range(5):
+        assert _post_login(client, "person@example.com", "wrong").status_code == 401
+    # Now even the right password waits, and the answer says for how long.
+    blocked = _post_login(client, "person@example.com", PASSWORD)
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) >= 1
+    assert "Too many failed attempts" in blocked.text
+    # Another account from the same address is not locked out by this one.
+    make_user(make_org("Other"), "other@example.com", "owner", PASSWORD)
+    assert _post_login(client, "other@example.com", PASSWORD).status_code == 302
+
+
+def test_successful_login_clears_the_failures(user, web):
+    client = web()
+    for _ in range(4):
+        assert _post_login(client, "person@example.com", "wrong").status_code == 401
+    assert _post_login(client, "person@example.com", PASSWORD).status_code == 302
+    fresh = web()
+    for _ in range(4):
+        assert _post_login(fresh, "person@example.com", "wrong").status_code == 401
+    assert _post_login(fresh, "person@example.com", PASSWORD).status_code == 302
