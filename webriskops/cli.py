@@ -202,5 +202,7 @@ def demo() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    for command in (orgs, projects, users, tokens, scan_runs, jobs, demo):
+    from webriskops.webhooks.cli import webhooks
+
+    for command in (orgs, projects, users, tokens, scan_runs, jobs, webhooks, demo):
         app.cli.add_command(command)

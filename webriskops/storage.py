@@ -7,7 +7,6 @@ what no run references. Keys look like ``scan-runs/<id>/…``.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import tempfile
@@ -69,9 +68,19 @@ class LocalStorage:
         os.replace(tmp, path)
 
     def delete(self, key: str) -> None:
-        """Remove an object; a missing one is not an error."""
-        with contextlib.suppress(FileNotFoundError, KeyError):
-            self._path(key).unlink()
+        """Remove an object, and folders it leaves empty; a missing one is not an error."""
+        try:
+            path = self._path(key)
+            path.unlink()
+        except (FileNotFoundError, KeyError):
+            return
+        for folder in path.parents:
+            if folder == self.root or self.root not in folder.parents:
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or already gone): stop climbing
+                break
 
     def list(self, prefix: str) -> Iterator[str]:
         """Every key under ``prefix``."""

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response
 
+from webriskops.extensions import db
 from webriskops.jobs import outbox
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -13,5 +18,11 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def dispatch_committed_jobs(response: Response) -> Response:
-        outbox.dispatch_ready()
+        # The request's work is committed: a hand-over problem must not turn it into a 500.
+        # Whatever was not handed over stays pending for the sweeper.
+        try:
+            outbox.dispatch_ready()
+        except Exception:  # noqa: BLE001
+            log.exception("handing committed jobs over failed; the sweeper will retry")
+            db.session.rollback()
         return response

@@ -1,14 +1,28 @@
-"""The RQ queue that outbox jobs are handed to."""
+"""The RQ queue that outbox jobs are handed to.
+
+One outbox row is one RQ job with id ``outbox-<id>``: handing the same row over twice
+leaves one job in Redis, and the sweeper can ask Redis what became of a row's job.
+RQ's own retries are off on purpose: failures are retried through the outbox
+(``available_at``), which survives a Redis outage and works the same without Redis.
+"""
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import current_app
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
 QUEUE_NAME = "webriskops"
+RUNNER = "webriskops.jobs.runner.run_outbox_job"
 JOB_TIMEOUT = 300
+RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
+# An RQ job in one of these states will still run (or is running) by itself.
+WAITING = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
 
 
 def connection() -> Redis:
@@ -27,13 +41,50 @@ def queue() -> Queue:
     return Queue(QUEUE_NAME, connection=connection())
 
 
-def enqueue_outbox_job(outbox_id: int) -> None:
-    """Enqueue the runner for one outbox row; the RQ job id makes a second enqueue a no-op."""
-    queue().enqueue(
-        "webriskops.jobs.runner.run_outbox_job",
-        outbox_id,
-        job_id=f"outbox-{outbox_id}",
-        job_timeout=JOB_TIMEOUT,
-        failure_ttl=FAILURE_TTL,
-        retry=Retry(max=3, interval=[10, 60, 300]),
-    )
+def rq_job_id(outbox_id: int) -> str:
+    """The RQ job id of an outbox row."""
+    return f"outbox-{outbox_id}"
+
+
+def enqueue_outbox_job(outbox_id: int, *, replace: bool = False) -> None:
+    """Enqueue the runner for one outbox row.
+
+    A job that is already waiting or running is left alone; one that finished, failed or
+    (with ``replace``, when the sweeper found its worker dead) is stuck is replaced.
+    """
+    target = queue()
+    job_id = rq_job_id(outbox_id)
+    options = {
+        "job_id": job_id,
+        "job_timeout": JOB_TIMEOUT,
+        "result_ttl": RESULT_TTL,
+        "failure_ttl": FAILURE_TTL,
+        "retry": None,
+        "unique": True,
+        "description": f"outbox job {outbox_id}",
+    }
+    try:
+        target.enqueue(RUNNER, outbox_id, **options)
+        return
+    except DuplicateJobError:
+        pass
+    try:
+        existing = Job.fetch(job_id, connection=target.connection)
+    except NoSuchJobError:
+        existing = None
+    if existing is not None:
+        status = existing.get_status()
+        if status in WAITING or (status == JobStatus.STARTED and not replace):
+            return
+        existing.delete()
+    with contextlib.suppress(DuplicateJobError):  # handed over by another process meanwhile
+        target.enqueue(RUNNER, outbox_id, **options)
+
+
+def statuses(outbox_ids: list[int]) -> dict[int, JobStatus | None]:
+    """The RQ status of each row's job (None: Redis has no such job), in one round trip."""
+    jobs = Job.fetch_many([rq_job_id(i) for i in outbox_ids], connection=connection())
+    return {
+        outbox_id: (job.get_status(refresh=False) if job is not None else None)
+        for outbox_id, job in zip(outbox_ids, jobs, strict=True)
+    }

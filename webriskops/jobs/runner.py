@@ -1,29 +1,49 @@
-"""Running one outbox job: load it, run its task in the app context, record the outcome."""
+"""Running one outbox job: load it, run its task in the app context, record the outcome.
+
+A job runs at most once at a time: on PostgreSQL the runner holds a session advisory lock
+named after the row on a connection of its own, so a second copy of the same job (handed
+over twice, or re-enqueued by the sweeper) sees "busy" and stops. The lock goes with the
+connection when a worker dies, which is how the sweeper tells a dead job from a running
+one. A job that raises is retried through the outbox (``available_at``) with backoff and
+is marked ``failed`` after ``MAX_ATTEMPTS``; a job that crashed its worker counts the
+attempt too, so a job that always crashes ends up ``failed`` instead of looping.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import update
+from flask import Flask, has_app_context
+from sqlalchemy import text, update
 
+from webriskops.database import is_postgresql
 from webriskops.extensions import db
 from webriskops.models import OutboxJob
-from webriskops.models.base import utcnow
+from webriskops.models.base import as_utc, utcnow
 
 log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_DELAYS = (30, 120, 600, 1800)  # seconds after attempt 1, 2, 3, 4; ±20 % jitter
+# Advisory lock keys of outbox rows: this base plus the row id (a namespace of its own).
+LOCK_BASE = 0x5752_4F00_0000_0000
 _worker_app: Flask | None = None
 
 
 def run_outbox_job(outbox_id: int) -> str:
-    """Run the task behind outbox row ``outbox_id`` (idempotent: a done job is skipped)."""
+    """RQ entry point: run one outbox job in the app, then hand over the jobs it recorded."""
     if has_app_context():
-        return _run(outbox_id)
-    with _app().app_context():
-        return _run(outbox_id)
+        return _run_and_dispatch(outbox_id)
+    with worker_app().app_context():
+        return _run_and_dispatch(outbox_id)
 
 
-def _app() -> Flask:
+def worker_app() -> Flask:
+    """The app of a worker process (created once, on first use)."""
     global _worker_app
     if _worker_app is None:
         from webriskops import create_app
@@ -32,37 +52,96 @@ def _app() -> Flask:
     return _worker_app
 
 
-def _run(outbox_id: int) -> str:
+def _run_and_dispatch(outbox_id: int) -> str:
+    from webriskops.jobs import outbox
+
+    try:
+        return run(outbox_id)
+    finally:
+        outbox.dispatch_ready()
+
+
+def run(outbox_id: int) -> str:
+    """Run the task behind outbox row ``outbox_id`` once; returns what happened.
+
+    Idempotent: a done, failed, not yet due or currently running job is skipped.
+    """
+    with _exclusive(outbox_id) as acquired:
+        if not acquired:
+            return "busy"
+        return _run_locked(outbox_id)
+
+
+def is_running(outbox_id: int) -> bool | None:
+    """Whether some process runs the job now (None: unknown, SQLite has no such lock)."""
+    if not is_postgresql():
+        return None
+    with _exclusive(outbox_id) as acquired:
+        return not acquired
+
+
+@contextmanager
+def _exclusive(outbox_id: int) -> Iterator[bool]:
+    if not is_postgresql():
+        yield True
+        return
+    key = LOCK_BASE + outbox_id
+    connection = db.engine.connect()
+    acquired = False
+    try:
+        acquired = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
+        connection.commit()
+        yield acquired
+    finally:
+        try:
+            if acquired:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
+        except Exception:  # noqa: BLE001 - never return a connection that may hold the lock
+            connection.invalidate()
+        connection.close()
+
+
+def _run_locked(outbox_id: int) -> str:
     from webriskops.jobs.tasks import TASKS
 
-    job = db.session.get(OutboxJob, outbox_id)
-    if job is None or job.state == "done":
+    job = db.session.get(OutboxJob, outbox_id, populate_existing=True)
+    if job is None or job.state in ("done", "failed"):
         db.session.rollback()
         return "skipped"
-    name, args = job.name, dict(job.args)
-    db.session.execute(
-        update(OutboxJob).where(OutboxJob.id == outbox_id).values(attempts=OutboxJob.attempts + 1)
-    )
-    db.session.commit()
+    if as_utc(job.available_at) > utcnow():
+        db.session.rollback()
+        return "not due"
+    name, args, attempt = job.name, dict(job.args), job.attempts + 1
+    if attempt > MAX_ATTEMPTS:
+        _set(outbox_id, state="failed", finished_at=utcnow())
+        log.error("outbox job %s (%s) gave up after %d attempts", outbox_id, name, job.attempts)
+        return "failed"
+    # Counted before the task runs, so an attempt that kills the worker is counted too.
+    _set(outbox_id, attempts=attempt)
     try:
         TASKS[name](**args)
     except Exception as error:
         db.session.rollback()
-        db.session.execute(
-            update(OutboxJob)
-            .where(OutboxJob.id == outbox_id)
-            .values(last_error=f"{type(error).__name__}: {str(error)[:500]}")
+        message = f"{type(error).__name__}: {str(error)[:500]}"
+        if attempt >= MAX_ATTEMPTS:
+            _set(outbox_id, state="failed", finished_at=utcnow(), last_error=message)
+            log.exception("outbox job %s (%s) failed for good", outbox_id, name)
+            return "failed"
+        delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1] * random.uniform(0.8, 1.2)
+        _set(
+            outbox_id,
+            state="pending",
+            available_at=utcnow() + timedelta(seconds=delay),
+            last_error=message,
         )
-        db.session.commit()
-        log.exception("outbox job %s (%s) failed", outbox_id, name)
-        if current_app.config.get("REDIS_URL"):
-            raise
-        return "failed"
-    db.session.execute(
-        update(OutboxJob)
-        .where(OutboxJob.id == outbox_id)
-        .values(state="done", finished_at=utcnow(), last_error=None)
-    )
-    db.session.commit()
+        log.exception("outbox job %s (%s) failed, retry in %.0f s", outbox_id, name, delay)
+        return "retry"
+    _set(outbox_id, state="done", finished_at=utcnow(), last_error=None)
     log.info("outbox job %s (%s) done", outbox_id, name)
     return "done"
+
+
+def _set(outbox_id: int, **values) -> None:
+    db.session.execute(update(OutboxJob).where(OutboxJob.id == outbox_id).values(**values))
+    db.session.commit()

@@ -1,4 +1,16 @@
-"""The jobs that run after a postback commits. Each takes ids, reloads state and is idempotent."""
+"""The jobs that run after a postback commits. Each takes ids, reloads state and is idempotent.
+
+- ``redact_snapshots``: rewrite each stored HTML snapshot of a run with the text
+  redaction rules applied, and stamp ``Artifact.redacted_at``.
+- ``collect_artifacts``: delete objects under ``scan-runs/<id>/`` that no stored page,
+  artifact or issue references (completed runs), or all of them (failed runs).
+- ``generate_report``: build the report summary; ``reportStatus`` becomes ``ready``
+  and ``report.ready`` webhooks follow.
+- ``automate_failure``: tell the project's owners that a run failed (email through
+  ``WRO_SMTP_URL``, else a log line), once per owner.
+- ``send_webhooks``: one delivery per active endpoint of the run's organization.
+- ``deliver_webhook``: one signed attempt of one delivery; retries are new outbox rows.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +21,9 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from webriskops.extensions import db
-from webriskops.models import Artifact, Issue, ScanRun
+from webriskops.models import Artifact, Issue, Membership, Project, ScanPage, ScanRun, User
 from webriskops.models.base import utcnow
+from webriskops.models.webhooks import OwnerNotification
 from webriskops.storage import storage
 
 log = logging.getLogger(__name__)
@@ -20,11 +33,13 @@ def redact_snapshots(scan_run_id: int) -> None:
     """Redact every stored HTML snapshot of a run in place and record when it was done."""
     redactor = current_app.extensions["redactor"]
     artifacts = db.session.scalars(
-        select(Artifact).where(
+        select(Artifact)
+        .where(
             Artifact.scan_run_id == scan_run_id,
             Artifact.kind == "html_snapshot",
             Artifact.redacted_at.is_(None),
         )
+        .order_by(Artifact.id)
     ).all()
     store = storage()
     for artifact in artifacts:
@@ -33,12 +48,22 @@ def redact_snapshots(scan_run_id: int) -> None:
         except KeyError:
             log.warning("scan run %s: snapshot %s is missing", scan_run_id, artifact.id)
         else:
-            text = html.decode("utf-8", "replace")
+            text, encoding = _decode(html)
             redacted = redactor.redact(text)
             if redacted != text:
-                store.put(artifact.storage_key, redacted.encode(), "text/html; charset=utf-8")
+                content_type = "text/html; charset=utf-8" if encoding == "utf-8" else "text/html"
+                store.put(artifact.storage_key, redacted.encode(encoding), content_type)
+        # One commit per snapshot: a job killed half-way resumes where it stopped.
         artifact.redacted_at = utcnow()
         db.session.commit()
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """Text of a snapshot and how to encode it back without changing untouched bytes."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
 
 
 def collect_artifacts(scan_run_id: int) -> None:
@@ -48,12 +73,19 @@ def collect_artifacts(scan_run_id: int) -> None:
     """
     run = db.session.get(ScanRun, scan_run_id)
     if run is None or not run.is_terminal:
+        db.session.rollback()
         return
     keep: set[str] = set()
     if run.status == "completed":
         keep.update(
             db.session.scalars(select(Artifact.storage_key).where(Artifact.scan_run_id == run.id))
         )
+        for screenshot, snapshot in db.session.execute(
+            select(ScanPage.screenshot_path, ScanPage.html_snapshot_path).where(
+                ScanPage.scan_run_id == run.id
+            )
+        ):
+            keep.update(key for key in (screenshot, snapshot) if key)
         keep.update(
             key
             for key in db.session.scalars(
@@ -98,22 +130,75 @@ def generate_report(scan_run_id: int) -> None:
     log.info("scan run %s: report ready", scan_run_id)
 
 
+FAILURE_EVENT = "scan_run.failed"
+
+
 def automate_failure(scan_run_id: int) -> None:
-    """Tell the project's owners that a run failed (logged until SMTP is configured)."""
+    """Tell each owner of the run's organization that it failed (email, or a log line), once."""
+    from webriskops import notifications
+
     run = db.session.get(ScanRun, scan_run_id)
     if run is None or run.status != "failed":
+        db.session.rollback()
         return
-    log.warning(
-        "scan run %s of project %s failed with %s; owners notified by log",
-        run.id,
-        run.project_id,
-        run.error_code,
+    project = db.session.get(Project, run.project_id)
+    owners = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organization_id == project.organization_id, Membership.role == "owner")
+        .order_by(User.id)
+    ).all()
+    told = set(
+        db.session.scalars(
+            select(OwnerNotification.user_id).where(
+                OwnerNotification.scan_run_id == run.id, OwnerNotification.event == FAILURE_EVENT
+            )
+        )
     )
+    pending = [owner for owner in owners if owner.id not in told]
+    smtp_url = current_app.config.get("SMTP_URL")
+    if pending and smtp_url:
+        message = notifications.failed_run_message(run, project)
+        for owner in pending:
+            notifications.send_email(smtp_url, owner.email, *message)
+            # One row per owner, committed right after the email: a retry skips those told.
+            db.session.add(
+                OwnerNotification(
+                    scan_run_id=run.id, user_id=owner.id, event=FAILURE_EVENT, channel="email"
+                )
+            )
+            db.session.commit()
+    elif pending:
+        for owner in pending:
+            db.session.add(
+                OwnerNotification(
+                    scan_run_id=run.id, user_id=owner.id, event=FAILURE_EVENT, channel="log"
+                )
+            )
+        db.session.commit()
+        log.warning(
+            "scan run %s of project %s failed with %s; %d owner(s) notified by log "
+            "(set WRO_SMTP_URL to email them)",
+            run.id,
+            run.project_id,
+            run.error_code,
+            len(pending),
+        )
+    db.session.rollback()
 
 
 def send_webhooks(event: str, scan_run_id: int) -> None:
-    """Deliver ``event`` to the organization's webhook endpoints."""
-    log.info("scan run %s: %s (no webhook endpoints configured)", scan_run_id, event)
+    """Queue ``event`` for every active webhook endpoint of the run's organization."""
+    from webriskops.webhooks.service import send_event
+
+    send_event(event, scan_run_id)
+
+
+def deliver_webhook(delivery_id: int, attempt: int = 1) -> None:
+    """Make one signed attempt of a webhook delivery (the next one is scheduled on failure)."""
+    from webriskops.webhooks.service import deliver
+
+    deliver(delivery_id, attempt)
 
 
 TASKS: dict[str, Callable[..., None]] = {
@@ -122,4 +207,5 @@ TASKS: dict[str, Callable[..., None]] = {
     "generate_report": generate_report,
     "automate_failure": automate_failure,
     "send_webhooks": send_webhooks,
+    "deliver_webhook": deliver_webhook,
 }

@@ -23,6 +23,12 @@ from webriskops.models.scans import (
     ScanPage,
     ScanRun,
 )
+from webriskops.models.webhooks import (  # noqa: F401 - registers the tables
+    OwnerNotification,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "ROLES",

@@ -1,0 +1,64 @@
+"""Running a job twice changes nothing the second time (through the outbox, or called again)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests import payloads
+from tests.jobs.conftest import SECRET_HTML, outbox_rows
+from webriskops.extensions import db
+from webriskops.jobs import runner, tasks
+from webriskops.models import Artifact, OutboxJob, ScanRun
+from webriskops.models.webhooks import OwnerNotification, WebhookDelivery
+from webriskops.storage import storage
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """In-process jobs."""
+    return {}
+
+
+def state(run_id: int) -> dict[str, Any]:
+    """Everything the jobs of a run can change."""
+    db.session.rollback()
+    store = storage()
+    run = db.session.get(ScanRun, run_id)
+    result = {
+        "objects": {key: store.get(key) for key in store.list(f"scan-runs/{run_id}/")},
+        "artifacts": db.session.execute(
+            select(Artifact.id, Artifact.redacted_at).order_by(Artifact.id)
+        ).all(),
+        "report": (run.report_status, run.report_generated_at, run.report_summary),
+        "outbox": [(row.id, row.name, row.state, row.attempts) for row in outbox_rows()],
+        "notices": db.session.scalar(select(func.count()).select_from(OwnerNotification)),
+        "deliveries": db.session.scalar(select(func.count()).select_from(WebhookDelivery)),
+    }
+    db.session.rollback()
+    return result
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"], indirect=True)
+@pytest.mark.parametrize("outcome", ["completed", "failed"])
+def test_every_job_run_twice_changes_nothing(app, post, make_run, make_user, outcome):
+    run = make_run()
+    make_user(run.project.organization, "owner@acme.test", role="owner")
+    store = storage()
+    store.put(f"scan-runs/{run.id}/page-0.png", b"png", "image/png")
+    store.put(f"scan-runs/{run.id}/page-0.html", SECRET_HTML.encode(), "text/html")
+    store.put(f"scan-runs/{run.id}/leftover.tmp", b"tmp", "application/octet-stream")
+    payload = payloads.completed(run.id) if outcome == "completed" else payloads.failed(run.id)
+    assert post(payload).status_code == 202
+    after_first = state(run.id)
+    assert {row[2] for row in after_first["outbox"]} == {"done"}
+
+    jobs = db.session.scalars(select(OutboxJob).order_by(OutboxJob.id)).all()
+    calls = [(job.id, job.name, dict(job.args)) for job in jobs]
+    db.session.rollback()
+    for outbox_id, name, args in calls:
+        assert runner.run_outbox_job(outbox_id) == "skipped"  # the same outbox job again
+        tasks.TASKS[name](**args)  # the task itself again
+    assert state(run.id) == after_first

@@ -1,0 +1,5 @@
+"""Webhooks (Standard Webhooks 1.0): endpoints per organization, signed and retried deliveries.
+
+``signing`` makes and checks signatures, ``ssrf`` decides where a delivery may connect,
+``service`` creates deliveries and makes one attempt at a time, ``cli`` adds endpoints.
+"""
