@@ -131,7 +131,8 @@ def test_mutated_payloads_never_get_a_5xx(post, make_org, make_run, make_project
         b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
         b'{"scanRunId": 1e400, "status": "completed"}',
         b'{"scanRunId": 123456789012345678901234567890, "status": "failed"}',
-        b'{"scanRunId": 1, "status": "failed", "error": {"code": "X\\u0000Y", "message": "\\ud800"}}',
+        b'{"scanRunId": 1, "status": "failed",'
+        b' "error": {"code": "X\\u0000Y", "message": "\\ud800"}}',
         b"\x00" * 1000,
         b'{"scanRunId": 1, "status": "completed", "page": ' + b"[" * 900 + b"]" * 900 + b"}",
     ],

@@ -1,0 +1,206 @@
+"""Checks run on candidate matches only: checksums, entropy, names and shapes.
+
+Each check takes the whole text, the value's span and the rule's kind, and returns the
+kind to report or ``None`` to keep the value. They are allowed to be slower than the
+scan because they only ever see the few places the scan flagged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import zlib
+from collections import Counter
+
+_BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_IDENT = re.compile(rb"[A-Za-z0-9_.$\-]")
+_B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+# Names that carry hashes, ids and settings rather than secrets (``token_hash``,
+# ``session_timeout``, ``integrity``): a value next to them is kept.
+_HARMLESS_NAME = re.compile(
+    rb"(?i)(hash|sha\d*|md5|digest|checksum|etag|integrity|nonce|commit|version|revision|"
+    rb"(?:^|[_.\-])(?:id|ids|url|uri|path|file|name|type|length|len|count|size|format|prefix|"
+    rb"field|label|header|param|input|policy|mode|method|endpoint|expires?|expiry|ttl|timeout|"
+    rb"max|min|enabled|required|placeholder|storage|store|key_?id)$|"
+    rb"bypass|compass|passed|passing|passive|passport|tokeni[sz]|secretar|tokens?_?count|authors?|"
+    rb"author|authority|authoriz|authentic|oauth_?provider|keyboard|keyframe|keycode|monkey|"
+    rb"turkey|hockey|jockey|whiskey|donkey|sidebar|side|inside|consider|aside|subsid|resid|outsid|"
+    rb"basic|pass_?through|salt_?length)"
+)
+_PASSWORD_NAME = re.compile(rb"(?i)pass(?:word|wd|phrase)?|pwd")
+_PLACEHOLDER = re.compile(
+    rb"(?i)^(?:true|false|null|none|nil|undefined|yes|no|on|off|string|str|int|integer|number|"
+    rb"boolean|bool|object|required|optional|redacted|secret|password|token|changeme|change_?me|"
+    rb"example|placeholder|your[_\-]?\w*|x+|\*+|\.+|-+|<[^>]*>|\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|"
+    rb"%\([^)]*\)s|\{\{[^}]*\}\}|\[REDACTED[^\]]*\])$"
+)
+_DOTTED_IDENTIFIER = re.compile(rb"^[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+$")
+_CONNECTION_SCHEMES = re.compile(
+    rb"(?i)^(?:postgres(?:ql)?|mysql|mariadb|mssql|sqlserver|oracle|mongodb(?:\+srv)?|redis|"
+    rb"rediss|amqps?|kafka|nats|memcached|ldaps?|jdbc:[a-z]+|sqlite|cockroachdb|clickhouse|"
+    rb"couchdb|neo4j|mqtts?|smtps?)(?:\+[a-z0-9]+)?$"
+)
+
+
+def entropy(value: bytes) -> float:
+    """Shannon entropy in bits per character."""
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    total = len(value)
+    return -sum(n / total * math.log2(n / total) for n in counts.values())
+
+
+def _classes(value: bytes) -> int:
+    return (
+        any(48 <= c <= 57 for c in value)
+        + any(65 <= c <= 90 for c in value)
+        + any(97 <= c <= 122 for c in value)
+        + any(not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122) for c in value)
+    )
+
+
+def looks_random(value: bytes, min_length: int = 12) -> bool:
+    """A value that reads like a generated secret rather than a word or an identifier."""
+    if len(value) < min_length or _DOTTED_IDENTIFIER.match(value):
+        return False
+    has_digit = any(48 <= c <= 57 for c in value)
+    has_alpha = any(65 <= c <= 90 or 97 <= c <= 122 for c in value)
+    if not (has_digit and has_alpha) and len(value) < 32:
+        return False
+    return entropy(value) >= (3.0 if len(value) < 24 else 3.3) and _classes(value) >= 2
+
+
+def _base62_crc(payload: bytes) -> bytes:
+    crc = zlib.crc32(payload)
+    out = bytearray()
+    while crc:
+        crc, rest = divmod(crc, 62)
+        out.append(_BASE62[rest])
+    return bytes(reversed(out)).rjust(6, b"0")
+
+
+def github_token(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """GitHub tokens end in a base62 CRC32 of the 30 characters before it."""
+    token = text[start:end]
+    if _base62_crc(token[4:34]) != token[34:40]:
+        return None
+    return {
+        b"ghp": "github_token",
+        b"gho": "github_oauth_token",
+        b"ghu": "github_app_token",
+        b"ghs": "github_app_token",
+        b"ghr": "github_refresh_token",
+    }[token[:3]]
+
+
+def npm_token(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """npm tokens carry the same base62 CRC32 as GitHub's."""
+    token = text[start:end]
+    return kind if _base62_crc(token[4:34]) == token[34:40] else None
+
+
+def stripe_kind(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """Secret (``sk_``) or restricted (``rk_``) key."""
+    return "stripe_restricted_key" if text[start : start + 3] == b"rk_" else "stripe_secret_key"
+
+
+def pem_kind(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """PGP blocks get a kind of their own."""
+    return "pgp_private_key" if b"PGP" in text[start:end] else "private_key"
+
+
+def not_followed_by_base64(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """A 40-character key must not be the start of a longer base64 run."""
+    return kind if end >= len(text) or text[end] not in _B64_CHARS else None
+
+
+def jwt(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """The header must decode to a JSON object naming an algorithm."""
+    header = text[start : text.index(b".", start)]
+    try:
+        decoded = base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return kind if decoded.startswith(b"{") and b'"alg"' in decoded else None
+
+
+def bearer(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """Anything after ``Bearer`` that is not an English word."""
+    value = text[start:end]
+    if _PLACEHOLDER.match(value) or value.isalpha() and len(value) < 24:
+        return None
+    return kind
+
+
+def basic_auth(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """Basic credentials decode to ``user:password``."""
+    value = text[start:end]
+    try:
+        decoded = base64.b64decode(value + b"=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return kind if b":" in decoded else None
+
+
+def url_password(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """Password in URL userinfo; database and broker URLs are connection strings."""
+    scheme_end = text.rfind(b"://", 0, start)
+    scheme_start = scheme_end
+    while scheme_start > 0 and (
+        text[scheme_start - 1 : scheme_start].isalnum() or text[scheme_start - 1] in b"+.-:"
+    ):
+        scheme_start -= 1
+    if _PLACEHOLDER.match(text[start:end]):
+        return None
+    scheme = text[scheme_start:scheme_end]
+    return "connection_string_password" if _CONNECTION_SCHEMES.match(scheme) else kind
+
+
+def query_value(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """A query or fragment value named like a secret; short ``key``/``code`` values are kept."""
+    value = text[start:end]
+    name_start = text.rfind(b"=", 0, start)
+    separator = max(text.rfind(mark, 0, name_start) for mark in (b"?", b"&", b";", b"#"))
+    name = text[separator + 1 : name_start].lower()
+    if _PLACEHOLDER.match(value):
+        return None
+    if (
+        name in (b"key", b"code", b"auth", b"pass", b"session", b"sid", b"ticket")
+        and len(value) < 8
+    ):
+        return None
+    if text[separator : separator + 1] == b";" and name in (b"password", b"pwd", b"passwd"):
+        return "connection_string_password"  # ``Server=db;User Id=app;Password=…``
+    return kind
+
+
+def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """A value assigned to a secret-like name: passwords always, other names when random."""
+    name_end = start
+    while name_end > 0 and text[name_end - 1] in b" \t\"'`:=>":
+        name_end -= 1
+    name_start = name_end
+    while name_start > 0 and _IDENT.match(text, name_start - 1):
+        name_start -= 1
+    name = text[name_start:name_end]
+    value = text[start:end]
+    if _HARMLESS_NAME.search(name) or _PLACEHOLDER.match(value):
+        return None
+    if _PASSWORD_NAME.search(name):
+        line_start = text.rfind(b"\n", 0, name_start) + 1
+        if b";" in text[line_start:name_start] and b"=" in text[line_start:name_start]:
+            # ``Server=db;User Id=app;Password=…``: any length is a password here.
+            return "connection_string_password"
+        quoted = text[start - 1 : start] in (b'"', b"'", b"`")
+        if (
+            len(value) >= 6
+            and (quoted or _classes(value) >= 2)
+            and not _DOTTED_IDENTIFIER.match(value)
+        ):
+            return "password"
+        return None
+    return "generic_secret" if looks_random(value) else None
