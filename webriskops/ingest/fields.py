@@ -63,7 +63,7 @@ class Text(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any):
         if not isinstance(value, str):
             raise self.make_error("invalid")
-        if _UNSTORABLE.search(value):
+        if not is_storable(value):
             raise self.make_error("unstorable")
         return value
 
@@ -80,17 +80,41 @@ class HttpUrl(Text):
         value = super()._deserialize(value, attr, data, **kwargs)
         if len(value) > 2048:
             raise self.make_error("length")
-        if any(ch.isspace() or ord(ch) < 0x20 for ch in value):
-            raise self.make_error("url")
-        try:
-            parts = urlsplit(value)
-            hostname = parts.hostname
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError:
-            raise self.make_error("url") from None
-        if parts.scheme.lower() not in ("http", "https") or not hostname:
+        if not is_http_url(value):
             raise self.make_error("url")
         return value
+
+
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
+
+
+def is_storable(value: str) -> bool:
+    """True when ``value`` has no NUL character and no lone surrogate."""
+    return _UNSTORABLE.search(value) is None
+
+
+def is_http_url(value: str) -> bool:
+    """True for an absolute http(s) URL with a host and a valid port (length not checked)."""
+    if _SPACE_OR_CONTROL.search(value):
+        return False
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(hostname)
+
+
+def is_artifact_path(value: str) -> bool:
+    """True for a well-formed storage key (the run prefix is checked elsewhere)."""
+    return not looks_inline(value) and artifact_path_problem(value) is None
+
+
+def looks_inline(value: str) -> bool:
+    """True when ``value`` is a URL, data: URI, base64 or HTML rather than a storage key."""
+    head = value[:4096]
+    return bool(_INLINE_HINT.search(head) or _LOOKS_BASE64.match(head))
 
 
 class ArtifactPath(Text):
@@ -104,7 +128,7 @@ class ArtifactPath(Text):
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any):
         value = super()._deserialize(value, attr, data, **kwargs)
-        if _INLINE_HINT.search(value[:4096]) or _LOOKS_BASE64.match(value[:4096]):
+        if looks_inline(value):
             raise self.make_error("inline")
         problem = artifact_path_problem(value)
         if problem:

@@ -13,6 +13,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from webriskops.errors import ApiError, validation_error
+from webriskops.ingest import fastpath
 from webriskops.ingest.fields import (
     INT32_MAX,
     INT64_MAX,
@@ -247,6 +248,11 @@ def _artifact_prefix_errors(result: dict) -> dict[str, list[str]]:
     return errors
 
 
+_SETS = {
+    "page_types": frozenset(PAGE_TYPES),
+    "categories": frozenset(CATEGORIES),
+    "severities": frozenset(SEVERITIES),
+}
 _common = CommonSchema()
 _completed = CompletedResultSchema()
 _failed = FailedResultSchema()
@@ -266,6 +272,10 @@ def load_result(data: Any, limits: Limits) -> dict:
         schema = _failed
     else:
         schema = _common
+    if status == "completed":
+        fast = fastpath.load_completed(data, _SETS)
+        if fast is not None:
+            return fast
     errors = _shape_errors(data) if status == "completed" else {}
     try:
         result = schema.load(data)
