@@ -35,6 +35,10 @@ def _text(value: Any, low: int, high: int) -> bool:
     return type(value) is str and low <= len(value) <= high and not _UNSTORABLE.search(value)
 
 
+def _member(value: Any, allowed: frozenset[str]) -> bool:
+    return type(value) is str and value in allowed
+
+
 def _count(value: Any) -> bool:
     return type(value) is int and 0 <= value <= INT32_MAX
 
@@ -55,8 +59,7 @@ def _page(page: Any, page_types: frozenset[str]) -> dict | None:
         and _url(page.get("normalizedUrl"))
         and type(status := page.get("statusCode")) is int
         and 100 <= status <= 599
-        and page.get("pageType") in page_types
-        and type(page.get("pageType")) is str
+        and _member(page.get("pageType"), page_types)
     ):
         return None
     headers = page.get("responseHeaders")
@@ -78,12 +81,10 @@ def _issue(issue: Any, prefix: str, sets: dict[str, frozenset[str]]) -> dict | N
         return None
     get = issue.get
     if not (
-        get("category") in sets["categories"]
-        and type(get("category")) is str
+        _member(get("category"), sets["categories"])
         and type(kind := get("type")) is str
         and _TYPE.match(kind)
-        and get("severity") in sets["severities"]
-        and type(get("severity")) is str
+        and _member(get("severity"), sets["severities"])
         and _text(get("title"), 1, 300)
         and _text(get("description"), 0, 10000)
         and type(fingerprint := get("fingerprint")) is str
