@@ -32,7 +32,7 @@ from sqlalchemy import text
 from config import TestConfig
 from webriskops import create_app
 from webriskops.extensions import db
-from webriskops.models import Membership, Organization, Project, ScanRun, User, grant_credits
+from webriskops.models import Membership, Organization, Project, ScanRun, User, create_organization
 from webriskops.reports.services import create_scan_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,11 +255,7 @@ def make_org(app: Flask) -> Callable[..., Organization]:
     """Create an organization with credits."""
 
     def make(name: str = "Acme", credits: int = 10) -> Organization:
-        org = Organization(name=name, credits=0, reserved_credits=0)
-        db.session.add(org)
-        db.session.flush()
-        if credits:
-            grant_credits(org, credits)
+        org = create_organization(name, credits)
         db.session.commit()
         return org
 

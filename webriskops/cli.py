@@ -20,6 +20,7 @@ from webriskops.models import (
     Project,
     ScanRun,
     User,
+    create_organization,
     grant_credits,
 )
 
@@ -55,11 +56,7 @@ jobs = click.Group("jobs", help="Background work.")
 @click.option("--credits", "credits_", type=click.IntRange(min=0), default=0, show_default=True)
 def orgs_create(name: str, credits_: int) -> None:
     """Create an organization with a starting credit balance."""
-    org = Organization(name=name, credits=0, reserved_credits=0)
-    db.session.add(org)
-    db.session.flush()
-    if credits_:
-        grant_credits(org, credits_)
+    org = create_organization(name, credits_)
     db.session.commit()
     emit({"organizationId": org.id})
 

@@ -16,7 +16,7 @@ from webriskops.auth.passwords import hash_password
 from webriskops.extensions import db
 from webriskops.ingest.service import ingest_result
 from webriskops.jobs import outbox
-from webriskops.models import Membership, Organization, Project, ScanRun, User, grant_credits
+from webriskops.models import Membership, Project, ScanRun, User, create_organization
 from webriskops.reports.services import create_scan_run
 from webriskops.storage import storage
 
@@ -204,10 +204,7 @@ def create_demo() -> dict[str, Any]:
     """Create the demo data once; later calls only report where it is."""
     user = db.session.scalars(select(User).where(User.email == DEMO_EMAIL)).first()
     if user is None:
-        org = Organization(name="Demo Co", credits=0, reserved_credits=0)
-        db.session.add(org)
-        db.session.flush()
-        grant_credits(org, 25)
+        org = create_organization("Demo Co", credits=25)
         user = User(email=DEMO_EMAIL, password_hash=hash_password(DEMO_PASSWORD))
         db.session.add(user)
         project = Project(

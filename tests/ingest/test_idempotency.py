@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 from tests import payloads
 from webriskops.extensions import db
+from webriskops.ingest.idempotency import request_hash
 from webriskops.models import IdempotencyRecord, Issue, ScanPage
 from webriskops.models.base import utcnow
 
@@ -52,21 +53,25 @@ def test_same_key_other_body_is_refused(post, make_run):
     assert response.get_json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
 
 
-def test_key_in_flight_answers_conflict(post, make_run):
-    run = make_run()
-    body = orjson.dumps(payloads.completed(run.id))
-    now = utcnow()
+def hold_key(key: str, body: bytes, since: datetime) -> None:
+    """Leave ``key`` claimed by a request that started at ``since`` and never finished."""
     db.session.add(
         IdempotencyRecord(
-            key="busy",
-            request_hash=__import__("hashlib").sha256(body).hexdigest(),
+            key=key,
+            request_hash=request_hash(body),
             state="processing",
-            locked_at=now,
-            created_at=now,
-            expires_at=now + timedelta(hours=24),
+            locked_at=since,
+            created_at=since,
+            expires_at=since + timedelta(hours=24),
         )
     )
     db.session.commit()
+
+
+def test_key_in_flight_answers_conflict(post, make_run):
+    run = make_run()
+    body = orjson.dumps(payloads.completed(run.id))
+    hold_key("busy", body, utcnow())
     response = post(body, {"Idempotency-Key": "busy"})
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "IDEMPOTENCY_CONFLICT"
@@ -77,17 +82,7 @@ def test_a_key_left_by_a_crashed_request_is_taken_over(app, post, make_run):
     run = make_run()
     body = orjson.dumps(payloads.completed(run.id))
     stale = utcnow() - timedelta(seconds=app.config["IDEMPOTENCY_LOCK_SECONDS"] + 5)
-    db.session.add(
-        IdempotencyRecord(
-            key="stale",
-            request_hash=__import__("hashlib").sha256(body).hexdigest(),
-            state="processing",
-            locked_at=stale,
-            created_at=stale,
-            expires_at=stale + timedelta(hours=24),
-        )
-    )
-    db.session.commit()
+    hold_key("stale", body, stale)
     assert post(body, {"Idempotency-Key": "stale"}).status_code == 202
     assert pages() == 1
 

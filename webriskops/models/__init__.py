@@ -8,6 +8,7 @@ from webriskops.models.accounts import ROLES, ApiToken, Membership, Organization
 from webriskops.models.credits import (
     CreditEntry,
     InsufficientCredits,
+    create_organization,
     grant_credits,
     reserve_credit,
     settle_credit,
@@ -47,6 +48,7 @@ __all__ = [
     "ScanPage",
     "ScanRun",
     "User",
+    "create_organization",
     "grant_credits",
     "reserve_credit",
     "settle_credit",

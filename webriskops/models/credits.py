@@ -45,6 +45,16 @@ class CreditEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
+def create_organization(name: str, credits: int = 0) -> Organization:
+    """Add an organization whose starting balance is a ledger grant (not committed)."""
+    organization = Organization(name=name, credits=0, reserved_credits=0)
+    db.session.add(organization)
+    db.session.flush()
+    if credits:
+        grant_credits(organization, credits)
+    return organization
+
+
 def grant_credits(organization: Organization, amount: int) -> None:
     """Add credits to an organization's balance."""
     db.session.add(CreditEntry(organization_id=organization.id, kind="grant", amount=amount))
