@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff format --check webriskops config tests bench
 
 bench: install services
-	$(BIN)/python -m bench
+	$(BIN)/python bench/ingest_speed.py
 
 clean:
 	rm -rf $(VENV) instance build .pytest_cache .hypothesis

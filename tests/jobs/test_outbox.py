@@ -44,17 +44,18 @@ def test_jobs_are_enqueued_only_after_commit_and_run_by_a_worker(
     run = make_run()
     upload_artifacts(run.id)
     seen: list[tuple[str, int]] = []
-    enqueue = queue.enqueue_outbox_job
+    enqueue = queue.enqueue_fresh
 
-    def enqueue_and_look(outbox_id: int, **kwargs: Any) -> None:
+    def enqueue_and_look(outbox_ids: list[int]) -> None:
         # What a worker would see at this moment, through a connection of its own.
         with psycopg.connect(plain_url(database_url)) as other:
-            status = other.execute("SELECT status FROM scan_runs WHERE id = %s", (run.id,))
-            row = other.execute("SELECT name FROM outbox_jobs WHERE id = %s", (outbox_id,))
-            seen.append((status.fetchone()[0], row.fetchone() is not None))
-        enqueue(outbox_id, **kwargs)
+            for outbox_id in outbox_ids:
+                status = other.execute("SELECT status FROM scan_runs WHERE id = %s", (run.id,))
+                row = other.execute("SELECT name FROM outbox_jobs WHERE id = %s", (outbox_id,))
+                seen.append((status.fetchone()[0], row.fetchone() is not None))
+        enqueue(outbox_ids)
 
-    monkeypatch.setattr(queue, "enqueue_outbox_job", enqueue_and_look)
+    monkeypatch.setattr(queue, "enqueue_fresh", enqueue_and_look)
     response = post(payloads.completed(run.id))
     assert response.status_code == 202
     assert seen == [("completed", True)] * 4

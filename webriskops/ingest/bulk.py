@@ -2,7 +2,7 @@
 
 A large postback writes tens of thousands of rows. On PostgreSQL the ids are drawn
 from the table's sequence in one query and the rows are streamed with ``COPY``, the
-fastest way in; on SQLite a multi-row ``INSERT … RETURNING`` does the same job.
+fastest way in; small batches, and SQLite, use a multi-row ``INSERT … RETURNING``.
 Either way the rows go into the session's own transaction.
 """
 
@@ -18,12 +18,16 @@ from sqlalchemy.orm import DeclarativeBase
 from webriskops.database import is_postgresql
 from webriskops.extensions import db
 
+# Below this many rows one INSERT … RETURNING is a single round trip and beats COPY's
+# two (sequence values, then the stream).
+COPY_THRESHOLD = 100
+
 
 def insert_rows(model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert ``rows`` (column name to value, same keys in each); return their ids in order."""
     if not rows:
         return []
-    if is_postgresql():
+    if is_postgresql() and len(rows) >= COPY_THRESHOLD:
         return _copy(model, rows)
     return list(
         db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows)

@@ -61,14 +61,14 @@ def ingest_result(result: dict, *, key: str | None, body_hash: str) -> Accepted:
             return Accepted(replay.body, replayed=True, status=replay.status)
     try:
         begin_write()
-        run = _lock_run(result["scanRunId"])
+        run, organization_id = _lock_run(result["scanRunId"])
         if run.is_terminal:
             body = _response(run, duplicate=True, pages=0, issues=0)
         elif result["status"] == "completed":
-            pages, issues = _store_completed(run, result)
+            pages, issues = _store_completed(run, organization_id, result)
             body = _response(run, duplicate=False, pages=pages, issues=issues)
         else:
-            _store_failed(run, result["error"])
+            _store_failed(run, organization_id, result["error"])
             body = _response(run, duplicate=False, pages=0, issues=0)
         encoded = orjson.dumps(body)
         if key is not None:
@@ -83,20 +83,25 @@ def ingest_result(result: dict, *, key: str | None, body_hash: str) -> Accepted:
     return Accepted(encoded)
 
 
-def _lock_run(scan_run_id: int) -> ScanRun:
-    query = select(ScanRun).where(ScanRun.id == scan_run_id)
+def _lock_run(scan_run_id: int) -> tuple[ScanRun, int]:
+    """The run, locked for this transaction, and its organization's id."""
+    query = (
+        select(ScanRun, Project.organization_id)
+        .join(Project, Project.id == ScanRun.project_id)
+        .where(ScanRun.id == scan_run_id)
+    )
     if is_postgresql():
         # Serialises postbacks for the same run: the second waits, then sees a terminal run.
-        query = query.with_for_update()
-    run = db.session.execute(query).scalar_one_or_none()
-    if run is None:
+        query = query.with_for_update(of=ScanRun)
+    row = db.session.execute(query).one_or_none()
+    if row is None:
         raise ApiError(
             422,
             "SCAN_RUN_NOT_FOUND",
             "No scan run has this scanRunId. Post results only for runs WebRiskOps created.",
             {"scanRunId": ["Scan run not found."]},
         )
-    return run
+    return row[0], row[1]
 
 
 def _page_entries(result: dict) -> list[dict]:
@@ -105,7 +110,7 @@ def _page_entries(result: dict) -> list[dict]:
     return [{"page": result["page"], "artifacts": result["artifacts"], "issues": result["issues"]}]
 
 
-def _store_completed(run: ScanRun, result: dict) -> tuple[int, int]:
+def _store_completed(run: ScanRun, organization_id: int, result: dict) -> tuple[int, int]:
     """Store pages, artifacts, issues and occurrences; set counters; consume the credit."""
     redact = redactor()
     entries = _page_entries(result)
@@ -156,14 +161,14 @@ def _store_completed(run: ScanRun, result: dict) -> tuple[int, int]:
     run.started_at = run.started_at or now
     run.finished_at = now
     run.credit_state = "consumed"
-    settle_credit(_organization_id(run), run.id, consumed=True)
+    settle_credit(organization_id, run.id, consumed=True)
     for job in ("redact_snapshots", "collect_artifacts", "generate_report"):
         outbox.record(job, scan_run_id=run.id)
     outbox.record("send_webhooks", event="scan_run.completed", scan_run_id=run.id)
     return len(page_rows), len(issues_by_fingerprint)
 
 
-def _store_failed(run: ScanRun, error: dict) -> None:
+def _store_failed(run: ScanRun, organization_id: int, error: dict) -> None:
     """Mark the run failed with its (redacted) error and restore the reserved credit."""
     redact = redactor()
     now = utcnow()
@@ -175,16 +180,10 @@ def _store_failed(run: ScanRun, error: dict) -> None:
     run.started_at = run.started_at or now
     run.finished_at = now
     run.credit_state = "restored"
-    settle_credit(_organization_id(run), run.id, consumed=False)
+    settle_credit(organization_id, run.id, consumed=False)
     outbox.record("collect_artifacts", scan_run_id=run.id)
     outbox.record("automate_failure", scan_run_id=run.id)
     outbox.record("send_webhooks", event="scan_run.failed", scan_run_id=run.id)
-
-
-def _organization_id(run: ScanRun) -> int:
-    return db.session.execute(
-        select(Project.organization_id).where(Project.id == run.project_id)
-    ).scalar_one()
 
 
 def _page_row(run_id: int, position: int, entry: dict, redact: Redactor) -> dict[str, Any]:

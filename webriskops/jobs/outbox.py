@@ -81,8 +81,34 @@ def dispatch_ready() -> int:
     """
     handed = 0
     while ids := db.session.info.pop(_READY, None):
-        handed += _hand_over(ids)
+        handed += _hand_over_fresh(ids) if current_app.config.get("REDIS_URL") else _hand_over(ids)
     return handed
+
+
+def _hand_over_fresh(ids: list[int]) -> int:
+    """Mark and enqueue just-committed rows as one batch: one UPDATE, one Redis round trip."""
+    from webriskops.jobs import queue
+
+    db.session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id.in_(ids), OutboxJob.state == "pending")
+        .values(state="enqueued", enqueued_at=utcnow())
+    )
+    db.session.commit()
+    try:
+        queue.enqueue_fresh(ids)
+    except Exception as error:  # noqa: BLE001 - the sweeper hands them over later
+        db.session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id.in_(ids), OutboxJob.state == "enqueued")
+            .values(state="pending")
+        )
+        db.session.commit()
+        log.warning(
+            "queue unavailable, %d outbox jobs stay pending: %s", len(ids), type(error).__name__
+        )
+        return 0
+    return len(ids)
 
 
 def sweep() -> int:

@@ -46,6 +46,29 @@ def rq_job_id(outbox_id: int) -> str:
     return f"outbox-{outbox_id}"
 
 
+def enqueue_fresh(outbox_ids: list[int]) -> None:
+    """Enqueue newly committed outbox rows in one Redis round trip.
+
+    Fresh rows have never been handed over, so no RQ job of theirs can exist yet and
+    the duplicate checks of ``enqueue_outbox_job`` are not needed.
+    """
+    target = queue()
+    target.enqueue_many(
+        [
+            Queue.prepare_data(
+                RUNNER,
+                args=(outbox_id,),
+                job_id=rq_job_id(outbox_id),
+                timeout=JOB_TIMEOUT,
+                result_ttl=RESULT_TTL,
+                failure_ttl=FAILURE_TTL,
+                description=f"outbox job {outbox_id}",
+            )
+            for outbox_id in outbox_ids
+        ]
+    )
+
+
 def enqueue_outbox_job(outbox_id: int, *, replace: bool = False) -> None:
     """Enqueue the runner for one outbox row.
 
