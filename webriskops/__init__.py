@@ -53,6 +53,9 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(ingest_bp)
     app.register_blueprint(reports_bp)
+    from webriskops.docs import bp as docs_bp
+
+    app.register_blueprint(docs_bp)
     from webriskops.ingest.routes import store_results
 
     # The scanner authenticates with its shared secret, not a cookie: nothing to forge.

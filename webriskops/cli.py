@@ -199,7 +199,8 @@ def demo() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
+    from webriskops.scanner_client import scanner
     from webriskops.webhooks.cli import webhooks
 
-    for command in (orgs, projects, users, tokens, scan_runs, jobs, webhooks, demo):
+    for command in (orgs, projects, users, tokens, scan_runs, jobs, webhooks, scanner, demo):
         app.cli.add_command(command)

@@ -1,0 +1,167 @@
+"""The reference scanner-side client: post a results file the way the docs recommend.
+
+gzip the body, one ``Idempotency-Key`` per postback reused across its retries, retry
+only what can succeed unchanged (network errors, 409, 429, 5xx) with exponential backoff
+and full jitter, never sooner than ``Retry-After``, and exit with a status that says
+what to do next. Standard library only, no Flask: a scanner runtime can vendor it.
+
+Exit statuses: 0 accepted, 2 refused as invalid (fix the payload), 3 authentication
+failed (fix the secret), 4 gave up after retrying (post again later), 5 usage error.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import json
+import os
+import random
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+ACCEPTED, INVALID, UNAUTHORIZED, GAVE_UP, USAGE = 0, 2, 3, 4, 5
+RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 60.0
+ENDPOINT = "/api/scanner/results"
+
+
+@dataclass
+class Outcome:
+    """What happened to a postback."""
+
+    exit_code: int
+    status: int | None
+    body: dict
+    attempts: int
+    waits: list[float] = field(default_factory=list)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
+    """Full jitter: a random wait between 0 and ``min(cap, base * 2**attempt)``."""
+    return rng() * min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+
+
+def post_results(
+    base_url: str,
+    body: bytes,
+    secret: str,
+    *,
+    max_attempts: int = 6,
+    timeout: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: Callable[[], float] = random.random,
+    idempotency_key: str | None = None,
+) -> Outcome:
+    """Post one result, retrying transient failures with the same ``Idempotency-Key``."""
+    key = idempotency_key or f"scanner-{uuid.uuid4()}"
+    compressed = gzip.compress(body)
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+        "X-Scanner-Secret": secret,
+        "Idempotency-Key": key,
+    }
+    if not base_url.startswith(("http://", "https://")):
+        raise ValueError("the WebRiskOps URL must start with http:// or https://")
+    url = base_url.rstrip("/") + ENDPOINT
+    waits: list[float] = []
+    status, answer, retry_after = None, {}, None
+    for attempt in range(max_attempts):
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+            url, data=compressed, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                status, answer, retry_after = response.status, _json(response.read()), None
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, _json(error.read())
+            retry_after = retry_after_seconds(error.headers.get("Retry-After"))
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            status, answer, retry_after = (
+                None,
+                {"error": {"code": "NETWORK", "message": str(error)}},
+                None,
+            )
+        if status == 202:
+            return Outcome(ACCEPTED, status, answer, attempt + 1, waits)
+        if status == 401:
+            return Outcome(UNAUTHORIZED, status, answer, attempt + 1, waits)
+        if status is not None and status not in RETRYABLE:
+            return Outcome(INVALID, status, answer, attempt + 1, waits)
+        if attempt + 1 < max_attempts:
+            wait = max(backoff(attempt, rng), retry_after or 0.0)
+            waits.append(wait)
+            sleep(wait)
+    return Outcome(GAVE_UP, status, answer, max_attempts, waits)
+
+
+def _json(raw: bytes) -> dict:
+    try:
+        value = json.loads(raw or b"{}")
+    except ValueError:
+        return {"error": {"code": "NOT_JSON", "message": raw[:200].decode("utf-8", "replace")}}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+@click.group("scanner", help="Scanner-side tools.")
+def scanner() -> None:
+    """Scanner-side tools."""
+
+
+@scanner.command("post")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--url", required=True, help="WebRiskOps base URL, e.g. https://wro.example.com")
+@click.option("--secret-env", default="WRO_SCANNER_SHARED_SECRET", show_default=True,
+              help="Environment variable holding the scanner shared secret.")  # fmt: skip
+@click.option("--max-attempts", type=click.IntRange(1, 20), default=6, show_default=True)
+@click.option("--idempotency-key", default=None, help="Reuse a key from an earlier attempt.")
+def post_command(
+    file: Path, url: str, secret_env: str, max_attempts: int, idempotency_key: str | None
+) -> None:
+    """Post a results FILE (JSON) to WebRiskOps; prints the answer's JSON body."""
+    secret = os.environ.get(secret_env)
+    if not secret:
+        click.echo(json.dumps({"error": {"code": "USAGE", "message": f"{secret_env} is not set"}}))
+        sys.exit(USAGE)
+    try:
+        body = file.read_bytes()
+    except OSError as error:
+        click.echo(json.dumps({"error": {"code": "USAGE", "message": str(error)}}))
+        sys.exit(USAGE)
+    try:
+        outcome = post_results(
+            url, body, secret, max_attempts=max_attempts, idempotency_key=idempotency_key
+        )
+    except ValueError as error:
+        click.echo(json.dumps({"error": {"code": "USAGE", "message": str(error)}}))
+        sys.exit(USAGE)
+    click.echo(json.dumps(outcome.body))
+    sys.exit(outcome.exit_code)
+
+
+def main() -> None:
+    """Console script ``webriskops-scanner``."""
+    scanner()
