@@ -16,6 +16,7 @@ from collections import Counter
 
 _BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _IDENT = re.compile(rb"[A-Za-z0-9_.$\-]")
+_TOKEN_GLUE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"
 _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 # Names that carry hashes, ids and settings rather than secrets (``token_hash``,
@@ -31,6 +32,8 @@ _HARMLESS_NAME = re.compile(
     rb"basic|pass_?through|salt_?length)"
 )
 _PASSWORD_NAME = re.compile(rb"(?i)pass(?:word|wd|phrase)?|pwd")
+# Session ids are secrets although their names end in ``id`` like harmless ids do.
+_SESSION_NAME = re.compile(rb"(?i)(?:^|[^a-z])(?:sess(?:ion)?[_.\-]?id|sid|sessid)$")
 _PLACEHOLDER = re.compile(
     rb"(?i)^(?:true|false|null|none|nil|undefined|yes|no|on|off|string|str|int|integer|number|"
     rb"boolean|bool|object|required|optional|redacted|secret|password|token|changeme|change_?me|"
@@ -38,11 +41,48 @@ _PLACEHOLDER = re.compile(
     rb"%\([^)]*\)s|\{\{[^}]*\}\}|\[REDACTED[^\]]*\])$"
 )
 _DOTTED_IDENTIFIER = re.compile(rb"^[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+$")
+# A segment no one would name a variable: 16+ characters mixing letters and digits.
+_RANDOM_SEGMENT = re.compile(rb"(?:^|\.)(?=[A-Za-z_$]*[0-9])(?=[0-9_$]*[A-Za-z])[A-Za-z0-9_$]{16,}")
 _CONNECTION_SCHEMES = re.compile(
     rb"(?i)^(?:postgres(?:ql)?|mysql|mariadb|mssql|sqlserver|oracle|mongodb(?:\+srv)?|redis|"
     rb"rediss|amqps?|kafka|nats|memcached|ldaps?|jdbc:[a-z]+|sqlite|cockroachdb|clickhouse|"
     rb"couchdb|neo4j|mqtts?|smtps?)(?:\+[a-z0-9]+)?$"
 )
+
+
+def is_harmless_name(name: str) -> bool:
+    """A name that carries hashes, ids or settings (``token_hash``, ``session_timeout``)."""
+    return _HARMLESS_NAME.search(name.encode("utf-8", "surrogatepass")) is not None
+
+
+def is_session_name(name: str) -> bool:
+    """A session id name (``sessionid``, ``sid``): a secret although it ends in ``id``."""
+    return _SESSION_NAME.search(name.encode("utf-8", "surrogatepass")) is not None
+
+
+def is_password_name(name: str) -> bool:
+    """A name that says password."""
+    return _PASSWORD_NAME.search(name.encode("utf-8", "surrogatepass")) is not None
+
+
+def is_placeholder(value: str) -> bool:
+    """A template, a type name or an example rather than a value (``${TOKEN}``, ``changeme``)."""
+    return _PLACEHOLDER.match(value.encode("utf-8", "surrogatepass")) is not None
+
+
+_NAME_MAX = 64
+_LINE_LOOKBACK = 512
+# camelCase names ending in a harmless word (``tokenEndpoint``, ``sessionTimeout``).
+_HARMLESS_CAMEL = re.compile(
+    rb"[a-z0-9](?:Id|Ids|Url|Uri|Path|File|Name|Type|Length|Len|Count|Size|Format|Prefix|Field|"
+    rb"Label|Header|Param|Input|Policy|Mode|Method|Endpoint|Expires|Expiry|Ttl|Timeout|Max|Min|"
+    rb"Enabled|Required|Placeholder|Storage|Store|KeyId|Hash|Digest|Version)$"
+)
+# A URL without a password in it: where a secret lives, not the secret (a password in
+# it is found by the URL rule, a token in its query by the query rule).
+_PUBLIC_LOCATION = re.compile(rb"^[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^:@/]*(?:[/?#]|$)")
+# A value that names a password field rather than being one.
+_NAMES_A_PASSWORD = re.compile(rb"(?i)^[a-z_.\-]*(?:pass(?:word|wd)?|pwd)[a-z_.\-]*$")
 
 
 def entropy(value: bytes) -> float:
@@ -54,21 +94,32 @@ def entropy(value: bytes) -> float:
     return -sum(n / total * math.log2(n / total) for n in counts.values())
 
 
+_DIGIT = re.compile(rb"[0-9]").search
+_UPPER = re.compile(rb"[A-Z]").search
+_LOWER = re.compile(rb"[a-z]").search
+_OTHER = re.compile(rb"[^0-9A-Za-z]").search
+
+
 def _classes(value: bytes) -> int:
+    """How many of digits, upper case, lower case and other characters ``value`` has."""
     return (
-        any(48 <= c <= 57 for c in value)
-        + any(65 <= c <= 90 for c in value)
-        + any(97 <= c <= 122 for c in value)
-        + any(not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122) for c in value)
+        (_DIGIT(value) is not None)
+        + (_UPPER(value) is not None)
+        + (_LOWER(value) is not None)
+        + (_OTHER(value) is not None)
     )
 
 
 def looks_random(value: bytes, min_length: int = 12) -> bool:
     """A value that reads like a generated secret rather than a word or an identifier."""
-    if len(value) < min_length or _DOTTED_IDENTIFIER.match(value):
+    if len(value) < min_length:
         return False
-    has_digit = any(48 <= c <= 57 for c in value)
-    has_alpha = any(65 <= c <= 90 or 97 <= c <= 122 for c in value)
+    if _DOTTED_IDENTIFIER.match(value) and not _RANDOM_SEGMENT.search(value):
+        # ``e.target.value`` in minified code; a signed cookie (``payload.ts.signature``)
+        # also reads as dotted names, but has long segments of mixed letters and digits.
+        return False
+    has_digit = _DIGIT(value) is not None
+    has_alpha = _UPPER(value) is not None or _LOWER(value) is not None
     if not (has_digit and has_alpha) and len(value) < 32:
         return False
     return entropy(value) >= (3.0 if len(value) < 24 else 3.3) and _classes(value) >= 2
@@ -118,6 +169,19 @@ def not_followed_by_base64(text: bytes, start: int, end: int, kind: str) -> str 
     return kind if end >= len(text) or text[end] not in _B64_CHARS else None
 
 
+def standalone(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """A token with a base64-letter prefix must not be a slice of a longer base64 run.
+
+    Zero bytes encode as ``AAAA``, so an image's data URI can hold ``/AAAAAAAAAAAAAAAAAAAAAA``
+    followed by base64 that reads like a Twitter bearer token or a Square ``EAAA`` token.
+    """
+    before = text[start - 1 : start]
+    after = text[end : end + 1]
+    if before and before in b"+/-":
+        return None
+    return None if after and after in _TOKEN_GLUE else kind
+
+
 def jwt(text: bytes, start: int, end: int, kind: str) -> str | None:
     """The header must decode to a JSON object naming an algorithm."""
     header = text[start : text.index(b".", start)]
@@ -136,6 +200,14 @@ def bearer(text: bytes, start: int, end: int, kind: str) -> str | None:
     return kind
 
 
+def authorization(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """Credentials of another Authorization scheme, unless a placeholder or a variable."""
+    value = text[start:end].rstrip()
+    if _PLACEHOLDER.match(value) or _DOTTED_IDENTIFIER.match(value) or value.isalpha():
+        return None
+    return kind
+
+
 def basic_auth(text: bytes, start: int, end: int, kind: str) -> str | None:
     """Basic credentials decode to ``user:password``."""
     value = text[start:end]
@@ -148,9 +220,9 @@ def basic_auth(text: bytes, start: int, end: int, kind: str) -> str | None:
 
 def url_password(text: bytes, start: int, end: int, kind: str) -> str | None:
     """Password in URL userinfo; database and broker URLs are connection strings."""
-    scheme_end = text.rfind(b"://", 0, start)
+    scheme_end = text.rfind(b"://", max(0, start - 512), start)
     scheme_start = scheme_end
-    while scheme_start > 0 and (
+    while scheme_start > max(0, scheme_end - 32) and (
         text[scheme_start - 1 : scheme_start].isalnum() or text[scheme_start - 1] in b"+.-:"
     ):
         scheme_start -= 1
@@ -163,35 +235,52 @@ def url_password(text: bytes, start: int, end: int, kind: str) -> str | None:
 def query_value(text: bytes, start: int, end: int, kind: str) -> str | None:
     """A query or fragment value named like a secret; short ``key``/``code`` values are kept."""
     value = text[start:end]
-    name_start = text.rfind(b"=", 0, start)
-    separator = max(text.rfind(mark, 0, name_start) for mark in (b"?", b"&", b";", b"#"))
+    name_start = start - 1  # the rule ends the name with ``=``
+    # The rule's names are short: looking back further would make a line of thousands
+    # of candidates quadratic.
+    floor = max(0, name_start - _NAME_MAX)
+    separator = max(text.rfind(mark, floor, name_start) for mark in (b"?", b"&", b";", b"#"))
     name = text[separator + 1 : name_start].lower()
     if _PLACEHOLDER.match(value):
         return None
     if (
-        name in (b"key", b"code", b"auth", b"pass", b"session", b"sid", b"ticket")
+        name in (b"key", b"code", b"auth", b"pass", b"session", b"sid", b"sig", b"ticket")
         and len(value) < 8
     ):
         return None
-    if text[separator : separator + 1] == b";" and name in (b"password", b"pwd", b"passwd"):
-        return "connection_string_password"  # ``Server=db;User Id=app;Password=…``
+    if name in (b"password", b"pwd", b"passwd", b"pass"):
+        # ``;`` separates a connection string's fields, unless it ends an HTML ``&amp;``.
+        if text[separator : separator + 1] == b";" and text[separator - 4 : separator] != b"&amp":
+            return "connection_string_password"  # ``Server=db;User Id=app;Password=…``
+        return "password"  # a login form's body or a URL carrying one
     return kind
 
 
 def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
     """A value assigned to a secret-like name: passwords always, other names when random."""
+    # Every walk back is bounded, so a line of thousands of candidates stays linear.
     name_end = start
-    while name_end > 0 and text[name_end - 1] in b" \t\"'`:=>":
+    while name_end > max(0, start - 16) and text[name_end - 1] in b" \t\"'`:=>\\":
         name_end -= 1
     name_start = name_end
-    while name_start > 0 and _IDENT.match(text, name_start - 1):
+    while name_start > max(0, name_end - _NAME_MAX) and _IDENT.match(text, name_start - 1):
         name_start -= 1
     name = text[name_start:name_end]
     value = text[start:end]
-    if _HARMLESS_NAME.search(name) or _PLACEHOLDER.match(value):
+    if (
+        _PLACEHOLDER.match(value)
+        or (_HARMLESS_NAME.search(name) or _HARMLESS_CAMEL.search(name))
+        and not _SESSION_NAME.search(name)
+        or _PUBLIC_LOCATION.match(value)
+    ):
         return None
     if _PASSWORD_NAME.search(name):
-        line_start = text.rfind(b"\n", 0, name_start) + 1
+        if _NAMES_A_PASSWORD.match(value):
+            return None  # ``current-password``, ``password_confirmation``: a field's name
+        line_start = max(
+            text.rfind(b"\n", max(0, name_start - _LINE_LOOKBACK), name_start) + 1,
+            name_start - _LINE_LOOKBACK,
+        )
         if b";" in text[line_start:name_start] and b"=" in text[line_start:name_start]:
             # ``Server=db;User Id=app;Password=…``: any length is a password here.
             return "connection_string_password"

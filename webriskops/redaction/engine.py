@@ -2,19 +2,29 @@
 
 All rule patterns are joined into one alternation and compiled once with RE2, whose
 automaton runs in time linear in the text whatever the patterns are, so no input can
-make redaction slow. The text is scanned as UTF-8 bytes: offsets are native and no
-character counting is needed. Candidates go through their rule's check; accepted
-spans are replaced by ``[REDACTED:<kind>]`` and the text around them is kept.
+make redaction super-linear. The text is scanned as UTF-8 bytes: offsets are native and
+no character counting is needed. Candidates go through their rule's check; accepted
+spans are replaced by ``[REDACTED:<kind>]`` and the text around them is kept. A token
+glued to the end of a redacted one is taken in the same pass; text with secrets is
+scanned again until nothing changes, so redacting twice changes nothing; secret-free
+text is scanned once. Private keys and cookie headers are matched by their start; the
+engine finds their end with a bounded search, so no input makes the scan quadratic.
+``Redactor`` adds the literal scanner secrets, a by-name pass over URL parameters, and
+per-header rules.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import operator
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 
 import re2
 
+from webriskops.redaction import checks
 from webriskops.redaction.rules import RULES, Rule
 
 _PEM_END = re.compile(rb"-----END[ A-Z0-9]{0,24}PRIVATE KEY(?: BLOCK)?-----")
@@ -22,16 +32,57 @@ _PEM_BODY = re.compile(rb"(?:[A-Za-z0-9+/=:\s,\-]|\\n|\\r)*")
 # A PEM block is at most this long (an RSA 8192 key is about 6.5 kB); bounding the
 # search for its end keeps a text full of unterminated headers linear.
 _PEM_MAX = 16_384
-_COOKIE_PAIR = re.compile(rb"(?:^|;|,(?=\s*[^\s=;,]+=))\s*([^\s=;,]+)=([^;,\r\n]*)")
+# A cookie header ends with its line, or where a quote or backslash shows it was quoted
+# in code or a JSON string; bounded like a PEM block (servers refuse longer headers).
+_COOKIE_END = re.compile(rb"[\r\n\"\\<>]")
+_COOKIE_MAX = 16_384
+# A pair starts the header, follows ``;`` (or ``,`` between Set-Cookie values), or
+# follows another cookie header's name on the same line (headers logged in one line).
+_COOKIE_PAIR = re.compile(
+    rb"(?:^|;|,(?=\s*[^\s=;,]+=)|(?i:\b(?:set-)?cookie)\s{0,2}:)\s*([^\s=;,]+)=([^;,\r\n]*)"
+)
 _COOKIE_ATTRIBUTES = frozenset(
     b"path domain expires max-age samesite secure httponly priority partitioned version".split()
 )
-_SENSITIVE_HEADER = re.compile(r"(?i)key|token|secret|session|passw|credential|signature|^x-auth")
+_SENSITIVE_HEADER = re.compile(r"(?i)key|token|secret|session|passw|credential|signature|auth")
+# In a URL, any parameter named like a secret is redacted, also names the text rules
+# leave alone because in prose or code they would be too broad (``sessionKey``).
+_URL_PARAM = re.compile(r"([?&;#])([^=&;#?\s]{1,128})=([^&;#?\s]*)")
+_URL_SECRET_NAME = re.compile(
+    r"(?i)token|secret|passw|pwd|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key|"
+    r"client[_\-]?key|credential|signature|session|sessid|jwt|ticket|otp|^sig$|^key$|^code$|"
+    r"^auth(?:_?code)?$|^sid$|^pass$"
+)
 _CHALLENGE_HEADERS = frozenset({"www-authenticate", "proxy-authenticate"})
 
 MIN_LITERAL = 8
+# Every kind a marker can name: a literal secret that is part of a marker would match
+# the marker it was replaced by, and redacting twice would change the text again.
+KINDS = frozenset(rule.kind for rule in RULES) | {
+    "authorization",
+    "connection_string_password",
+    "cookie",
+    "github_app_token",
+    "github_oauth_token",
+    "github_refresh_token",
+    "header_secret",
+    "password",
+    "pgp_private_key",
+    "scanner_secret",
+    "stripe_restricted_key",
+}
+_MAX_ROUNDS = 4
+# How far past a rejected generic value to look for a family starting inside it: the
+# longest minimum length of a family (a 150-character Atlassian token) fits.
+_SPECIFIC_WINDOW = 256
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
 _ANCHOR_BOTH = re2._re2.RE2.Anchor.ANCHOR_BOTH
+_ANCHOR_START = re2._re2.RE2.Anchor.ANCHOR_START
+# Bytes that make ``\b`` fail between two glued tokens.
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+# The longest token looked for right after another one; slicing this much per glued
+# token keeps the extra work per redacted secret constant.
+_GLUE_WINDOW = 1024
 
 
 def marker(kind: str) -> bytes:
@@ -64,6 +115,14 @@ class _Compiled:
         # ``Match`` skips the per-match bookkeeping of the ``re``-compatible wrapper.
         self.find_spans = re2.compile(
             b"|".join(b"(?:" + _without_groups(rule.pattern) + b")" for rule in rules_list),
+            options,
+        )._regexp.Match
+        self.find_specific = re2.compile(
+            b"|".join(
+                b"(?:" + _without_groups(rule.pattern) + b")"
+                for rule in rules_list
+                if rule.kind != "generic_secret"
+            ),
             options,
         )._regexp.Match
         self.match_spans = self.pattern._regexp.Match
@@ -123,9 +182,10 @@ class Redactor:
     def __init__(self, literal_secrets: Iterable[str] = ()) -> None:
         literals = sorted(
             {
-                s.encode("utf-8", "surrogatepass")
-                for s in literal_secrets
-                if s and len(s) >= MIN_LITERAL
+                form.encode("utf-8", "surrogatepass")
+                for secret in literal_secrets
+                if secret and len(secret) >= MIN_LITERAL and not _inside_marker(secret)
+                for form in _encoded_forms(secret)
             },
             key=len,
             reverse=True,
@@ -148,7 +208,9 @@ class Redactor:
 
     def redact_url(self, url: str) -> str:
         """A URL with its userinfo password and secret-looking query values redacted."""
-        return self.redact(url)
+        # The text rules find userinfo passwords, tokens of every family and the common
+        # secret parameter names; a URL's parameters are then judged by name alone.
+        return _URL_PARAM.sub(_redact_url_param, self.redact(url)) if url else url
 
     def redact_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """Header values with credentials, cookies and secret-named headers redacted."""
@@ -158,7 +220,7 @@ class Redactor:
         lower = name.lower()
         if lower in ("set-cookie", "cookie"):
             data = value.encode("utf-8", "surrogatepass")
-            spans = _cookie_spans(data, 0, len(data), set_cookie=lower == "set-cookie")
+            spans = _cookie_spans(data, 0, len(data))
             return self.redact(_apply(data, spans).decode("utf-8", "surrogatepass"))
         if lower in ("authorization", "proxy-authorization"):
             scheme, _, credentials = value.strip().partition(" ")
@@ -173,6 +235,17 @@ class Redactor:
         return self.redact(value)
 
     def _redact_bytes(self, data: bytes) -> bytes:
+        # A marker can give the text after it the word boundary a family needs (a token
+        # glued to the end of another), so redaction repeats until nothing changes: that
+        # makes it idempotent. Text without secrets is scanned once.
+        for _ in range(_MAX_ROUNDS):
+            redacted = self._redact_once(data)
+            if redacted is data:
+                break
+            data = redacted
+        return data
+
+    def _redact_once(self, data: bytes) -> bytes:
         spans: list[tuple[int, int, str]] = []
         if self._literals is not None:
             spans.extend(
@@ -184,6 +257,7 @@ class Redactor:
         match_spans, length = _COMPILED.match_spans, len(data)
         position = 0
         find_spans = _COMPILED.find_spans
+        cookies_until = 0
         while position <= length:
             match_start, match_end = find_spans(_UNANCHORED, data, position, length)[0]
             if match_start < 0:
@@ -191,15 +265,92 @@ class Redactor:
             rule, start, end = _COMPILED.which(
                 match_spans(_ANCHOR_BOTH, data, match_start, match_end)
             )
+            if rule.kind == "cookie":
+                # The header's values are parsed once per line (a line of ``Cookie:``
+                # repeats must not be parsed once per repeat); scanning goes on from the
+                # first value, so the other families are found in the line as well.
+                if start >= cookies_until:
+                    cookies_until = _cookie_end(data, start)
+                    spans.extend(_cookie_spans(data, start, cookies_until))
+                position = start
+                continue
             found = _spans_of(rule, data, match_start, start, end)
             if found:
                 spans.extend(found)
                 position = max(match_end, found[-1][1])
+                # A token glued to the end of this one (``…xyzfigd_…``) fails its ``\b``
+                # now, but would match once this one is a marker: take it in this pass,
+                # or a chain of glued tokens would need a pass per token.
+                glued_at = found[-1][1]
+                while glued_at < length and data[glued_at] in _WORD_BYTES:
+                    glued = _glued_spans(data, glued_at)
+                    if not glued:
+                        break
+                    spans.extend(glued)
+                    glued_at = glued[-1][1]
+                    position = max(position, glued_at)
+            elif rule.kind == "generic_secret":
+                # The check judged the whole value by the name it walks back to: a later
+                # generic candidate inside it would be judged the same way, and retrying
+                # byte by byte would judge ``token=token=…`` once per repeat. Only
+                # another family may still start inside (``private_key": "-----BEGIN``).
+                window = min(length, end + _SPECIFIC_WINDOW)
+                inner = _COMPILED.find_specific(_UNANCHORED, data, match_start + 1, window)
+                position = inner[0][0] if 0 <= inner[0][0] < end else end
             else:
                 # Rejected: another family may still match from the next byte on
                 # (``aws…secret=`` that is not an AWS key can be a generic secret).
                 position = match_start + 1
         return _apply(data, spans) if spans else data
+
+
+def _redact_url_param(param: re.Match[str]) -> str:
+    """One ``name=value`` of a URL, its value replaced when the name says secret."""
+    separator, name, value = param.groups()
+    plain_name = urllib.parse.unquote(name)
+    if (
+        not value
+        or value.startswith("[REDACTED:")
+        or not _URL_SECRET_NAME.search(plain_name)
+        or (checks.is_harmless_name(plain_name) and not checks.is_session_name(plain_name))
+    ):
+        return param.group(0)
+    password = checks.is_password_name(plain_name)
+    # Short values of broad names are flags and choices (``authuser=0``, ``session=new``).
+    if not password and len(value) < 8 or checks.is_placeholder(urllib.parse.unquote(value)):
+        return param.group(0)
+    kind = "password" if password else "query_secret"
+    return f"{separator}{name}=[REDACTED:{kind}]"
+
+
+def _inside_marker(secret: str) -> bool:
+    """Whether ``secret`` is part of a marker's text (it would match its own marker)."""
+    return any(secret in f"[REDACTED:{kind}]" for kind in KINDS)
+
+
+def _encoded_forms(secret: str) -> set[str]:
+    """``secret`` as it may appear in evidence: raw, URL-encoded, in JSON, in HTML."""
+    forms = {
+        secret,
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret, safe=""),
+        json.dumps(secret)[1:-1],
+        html.escape(secret),
+    }
+    return {form for form in forms if len(form) >= MIN_LITERAL}
+
+
+def _glued_spans(data: bytes, at: int) -> list[tuple[int, int, str]]:
+    """The spans of a secret starting exactly at ``at``, read as if a word ended there."""
+    # A slice starts a text, so ``\b`` holds at its first byte.
+    window = data[at : at + _GLUE_WINDOW]
+    match_start, match_end = _COMPILED.find_spans(_ANCHOR_START, window, 0, len(window))[0]
+    if match_start != 0:
+        return []
+    rule, start, end = _COMPILED.which(_COMPILED.match_spans(_ANCHOR_BOTH, window, 0, match_end))
+    if rule.kind in ("cookie", "private_key", "generic_secret") or start != 0:
+        return []
+    return [(at + s, at + e, kind) for s, e, kind in _spans_of(rule, window, 0, start, end)]
 
 
 def _spans_of(
@@ -208,16 +359,13 @@ def _spans_of(
     """The spans a candidate match redacts (empty when its check rejects it)."""
     if rule.kind == "private_key":
         return [_pem_span(data, start, end, rule)]
-    if rule.kind == "cookie":
-        set_cookie = b"set-" in data[match_start:start].lower()
-        return _cookie_spans(data, start, end, set_cookie=set_cookie)
     kind = rule.check(data, start, end, rule.kind) if rule.check else rule.kind
     return [] if kind is None else [(start, end, _specific_kind(data[start:end], kind))]
 
 
 def _specific_kind(value: bytes, kind: str) -> str:
     """A value found by its name may also have a family of its own: name that one."""
-    if kind not in ("generic_secret", "password", "query_secret", "bearer_token"):
+    if kind not in ("generic_secret", "password", "query_secret", "bearer_token", "authorization"):
         return kind
     found_spans = _COMPILED.match_spans(_ANCHOR_BOTH, value, 0, len(value))
     if found_spans[0][0] < 0:
@@ -240,9 +388,14 @@ def _pem_span(data: bytes, start: int, end: int, rule: Rule) -> tuple[int, int, 
     return start, body.end() if body else end, kind
 
 
-def _cookie_spans(
-    data: bytes, start: int, end: int, *, set_cookie: bool
-) -> list[tuple[int, int, str]]:
+def _cookie_end(data: bytes, start: int) -> int:
+    """Where the cookie header whose values start at ``start`` ends."""
+    limit = min(len(data), start + _COOKIE_MAX)
+    found = _COOKIE_END.search(data, start, limit)
+    return found.start() if found else limit
+
+
+def _cookie_spans(data: bytes, start: int, end: int) -> list[tuple[int, int, str]]:
     """Every cookie value (not names, not attributes) in ``data[start:end]``."""
     spans = []
     for pair in _COOKIE_PAIR.finditer(data[start:end]):
@@ -258,11 +411,14 @@ def _cookie_spans(
 
 
 def _apply(data: bytes, spans: list[tuple[int, int, str]]) -> bytes:
-    """Replace each span (sorted, not overlapping) by its marker."""
+    """Replace each span by its marker; overlapping spans become one marker."""
     out = []
     last = 0
     for start, end, kind in sorted(spans):
         if start < last:
+            # A span found inside another (a token in a cookie value) must not leave
+            # its tail behind when it runs past the first one's end.
+            last = max(last, end)
             continue
         out.append(data[last:start])
         out.append(marker(kind))

@@ -1,0 +1,87 @@
+"""Properties over generated text: secrets anywhere are gone, the text around them stays,
+and redacting twice changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.redaction.secret_factories import SECRETS
+from webriskops.redaction import redact
+
+# Text that can neither form a secret nor glue onto one: no consonants to spell a
+# secret-like name, no digits or base64 runs, plus multi-byte characters so that byte
+# offsets and character offsets differ.
+SAFE_TEXT = st.text(alphabet="aeiouAEIOU .,!?\n\t\u00e9\u00fc\u65e5\u672c\U0001f600", max_size=60)
+DELIMITERS = st.sampled_from([" ", "\n", "\t", '"', "'", "(", ")", "<", ">", ", "])
+FAMILIES = st.sampled_from(sorted(SECRETS))
+SEEDS = st.integers(min_value=0, max_value=2**32)
+
+# REDACTION_EXAMPLES raises the example count for a longer local hunt; no example
+# database is written, so runs do not depend on (or litter) the working tree.
+PROPERTY = settings(
+    max_examples=int(os.environ.get("REDACTION_EXAMPLES", "400")),
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@PROPERTY
+@given(FAMILIES, SEEDS, SAFE_TEXT, DELIMITERS, DELIMITERS, SAFE_TEXT)
+def test_a_secret_anywhere_is_gone_and_its_surroundings_stay(
+    family: str, seed: int, prefix: str, left: str, right: str, suffix: str
+) -> None:
+    sample = SECRETS[family](random.Random(seed))
+    if sample.line:
+        right = "\n"  # a cookie header runs to the end of its line
+    before, after = prefix + left, right + suffix
+
+    redacted = redact(before + sample.text + after)
+
+    assert redacted == before + sample.expected + after
+    for secret in sample.secrets:
+        assert secret not in redacted
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=40),
+            st.builds(lambda f, s: SECRETS[f](random.Random(s)).text, FAMILIES, SEEDS),
+        ),
+        max_size=6,
+    )
+)
+def test_redaction_is_idempotent(pieces: list[str]) -> None:
+    once = redact("".join(pieces))
+    assert redact(once) == once
+
+
+@PROPERTY
+@given(st.text(alphabet="abcdefgABCDEFG0123456789+/=_-.:;@ \n\"'&?#[]{}", max_size=200))
+def test_redaction_is_idempotent_on_token_like_text(text: str) -> None:
+    once = redact(text)
+    assert redact(once) == once
+
+
+@pytest.mark.parametrize("urlsafe", [False, True])
+@pytest.mark.parametrize("seed", range(40))
+def test_binary_data_uris_are_kept(seed: int, urlsafe: bool) -> None:
+    # Zero bytes encode as AAAA: images and fonts hold runs that start like tokens.
+    rng = random.Random(seed)
+    raw = b"".join(
+        rng.randbytes(rng.randrange(1, 40))
+        + b"\0" * rng.randrange(40)
+        + bytes([rng.choice(b"?\xfb\xff")])
+        for _ in range(40)
+    )
+    encoded = (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(raw).decode()
+    text = f'<img src="data:image/png;base64,{encoded}" alt="">'
+    assert redact(text) == text
