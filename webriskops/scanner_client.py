@@ -6,13 +6,15 @@ and full jitter, never sooner than ``Retry-After``, and exit with a status that 
 what to do next. Standard library only, no Flask: a scanner runtime can vendor it.
 
 Exit statuses: 0 accepted, 2 refused as invalid (fix the payload), 3 authentication
-failed (fix the secret), 4 gave up after retrying (post again later), 5 usage error.
+failed (fix the secret), 4 gave up after retrying (post again later), 5 usage error
+(including click's own, which would otherwise exit 2 and read as "invalid").
 """
 
 from __future__ import annotations
 
 import email.utils
 import gzip
+import http.client
 import json
 import os
 import random
@@ -24,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -43,6 +46,18 @@ class Outcome:
     body: dict
     attempts: int
     waits: list[float] = field(default_factory=list)
+    idempotency_key: str = ""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Report a redirect instead of following it: urllib would turn the POST into a GET."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        """Never build the follow-up request, so urllib raises the 3xx as an HTTPError."""
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -71,11 +86,14 @@ def post_results(
     *,
     max_attempts: int = 6,
     timeout: float = 30.0,
-    sleep: Callable[[float], None] = time.sleep,
-    rng: Callable[[], float] = random.random,
+    sleep: Callable[[float], None] | None = None,
+    rng: Callable[[], float] | None = None,
     idempotency_key: str | None = None,
 ) -> Outcome:
     """Post one result, retrying transient failures with the same ``Idempotency-Key``."""
+    # Looked up per call, not bound as defaults, so tests can replace time.sleep.
+    sleep = sleep or time.sleep
+    rng = rng or random.random
     key = idempotency_key or f"scanner-{uuid.uuid4()}"
     compressed = gzip.compress(body)
     headers = {
@@ -94,28 +112,28 @@ def post_results(
             url, data=compressed, headers=headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=timeout) as response:
                 status, answer, retry_after = response.status, _json(response.read()), None
         except urllib.error.HTTPError as error:
             status, answer = error.code, _json(error.read())
             retry_after = retry_after_seconds(error.headers.get("Retry-After"))
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-            status, answer, retry_after = (
-                None,
-                {"error": {"code": "NETWORK", "message": str(error)}},
-                None,
-            )
+        except (http.client.HTTPException, OSError) as error:
+            # URLError, timeouts, resets and truncated answers: the request may or may
+            # not have landed, which is exactly what the idempotency key is for.
+            status, retry_after = None, None
+            answer = {"error": {"code": "NETWORK", "message": f"{type(error).__name__}: {error}"}}
+        tried = attempt + 1
         if status == 202:
-            return Outcome(ACCEPTED, status, answer, attempt + 1, waits)
+            return Outcome(ACCEPTED, status, answer, tried, waits, key)
         if status == 401:
-            return Outcome(UNAUTHORIZED, status, answer, attempt + 1, waits)
+            return Outcome(UNAUTHORIZED, status, answer, tried, waits, key)
         if status is not None and status not in RETRYABLE:
-            return Outcome(INVALID, status, answer, attempt + 1, waits)
-        if attempt + 1 < max_attempts:
+            return Outcome(INVALID, status, answer, tried, waits, key)
+        if tried < max_attempts:
             wait = max(backoff(attempt, rng), retry_after or 0.0)
             waits.append(wait)
             sleep(wait)
-    return Outcome(GAVE_UP, status, answer, max_attempts, waits)
+    return Outcome(GAVE_UP, status, answer, max_attempts, waits, key)
 
 
 def _json(raw: bytes) -> dict:
@@ -126,12 +144,29 @@ def _json(raw: bytes) -> dict:
     return value if isinstance(value, dict) else {"value": value}
 
 
+def _usage(message: str) -> NoReturn:
+    click.echo(json.dumps({"error": {"code": "USAGE", "message": message}}))
+    sys.exit(USAGE)
+
+
+class _PostCommand(click.Command):
+    """``post`` with click's usage errors answered as JSON and exit status ``USAGE``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse as click does; a bad invocation exits ``USAGE``, not click's 2 (INVALID)."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            _usage(error.format_message())
+            raise  # pragma: no cover - _usage exits
+
+
 @click.group("scanner", help="Scanner-side tools.")
 def scanner() -> None:
     """Scanner-side tools."""
 
 
-@scanner.command("post")
+@scanner.command("post", cls=_PostCommand)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--url", required=True, help="WebRiskOps base URL, e.g. https://wro.example.com")
 @click.option("--secret-env", default="WRO_SCANNER_SHARED_SECRET", show_default=True,
@@ -144,21 +179,26 @@ def post_command(
     """Post a results FILE (JSON) to WebRiskOps; prints the answer's JSON body."""
     secret = os.environ.get(secret_env)
     if not secret:
-        click.echo(json.dumps({"error": {"code": "USAGE", "message": f"{secret_env} is not set"}}))
-        sys.exit(USAGE)
+        _usage(f"{secret_env} is not set")
     try:
         body = file.read_bytes()
     except OSError as error:
-        click.echo(json.dumps({"error": {"code": "USAGE", "message": str(error)}}))
-        sys.exit(USAGE)
+        _usage(f"cannot read {file}: {error.strerror}")
     try:
         outcome = post_results(
             url, body, secret, max_attempts=max_attempts, idempotency_key=idempotency_key
         )
     except ValueError as error:
-        click.echo(json.dumps({"error": {"code": "USAGE", "message": str(error)}}))
-        sys.exit(USAGE)
+        _usage(str(error))
     click.echo(json.dumps(outcome.body))
+    if outcome.exit_code == GAVE_UP:
+        # The postback may have landed on an attempt whose answer was lost: posting
+        # again later with the same key replays that answer instead of guessing.
+        click.echo(
+            f"gave up after {outcome.attempts} attempts; post again later with "
+            f"--idempotency-key {outcome.idempotency_key}",
+            err=True,
+        )
     sys.exit(outcome.exit_code)
 
 

@@ -1,18 +1,34 @@
 """Every example in the operator docs is run against the app and must answer as documented.
 
-Each example in ``docs/scanner/examples.md`` is marked ``<!-- example: NAME setup=S -->``
-and followed by a ```` ```bash ```` block (a curl command with ``-H`` headers and a body
-between ``<<'JSON'`` and ``JSON``) and a ```` ```http ```` block (status line, optional
-headers, JSON body). The run id ``42`` is a placeholder for a real run the test creates.
-``setup`` says what state the example needs: ``queued`` (a fresh run), ``terminal`` (a
-run already completed), ``unknown`` (no run), ``replay`` (the same request sent once
-before) or ``rate-limited`` (the limit already used up).
+The format, in any page of ``docs/scanner``: a marker ``<!-- example: NAME setup=S -->``,
+then a ```` ```bash ```` block and a ```` ```http ```` block.
+
+- The bash block is a curl command: its lines up to the first one not ending in ``\\``,
+  with one ``-H "Name: value"`` per header, then the JSON body as a heredoc (the lines
+  up to ``JSON``), read by curl (``--data @- <<'JSON'``) or by ``gzip -c <<'JSON' |``
+  in front of it, in which case the test gzips the body too.
+- The http block is the answer: a status line, headers, a blank line, the JSON body.
+
+The run id ``42`` is a placeholder for a real run the test creates and
+``$WRO_SCANNER_SHARED_SECRET`` one for the test app's secret. ``setup`` says what state
+the example needs: ``queued`` (a fresh run), ``terminal`` (a run already completed),
+``unknown`` (no such run), ``replay`` (the same request sent once before),
+``key-reused`` (the same key sent once before with another body) or ``rate-limited``
+(a limit of one postback a minute, already used).
+
+Checked: the status; the body's keys all the way down; error codes, ``status``,
+``duplicate`` and the stored counts equal; field-error paths and messages equal; and the
+rate-limit and replay headers present exactly when documented, their values of the
+documented form (digits may differ).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,34 +39,57 @@ from tests import payloads
 from tests.conftest import SCANNER_SECRET
 
 DOCS = Path(__file__).resolve().parent.parent.parent / "docs" / "scanner"
+MARKER = re.compile(r"<!-- example: (?P<name>[a-z0-9-]+) setup=(?P<setup>[a-z-]+) -->")
 EXAMPLE = re.compile(
-    r"<!-- example: (?P<name>[a-z-]+) setup=(?P<setup>[a-z-]+) -->\s*"
-    r"```bash\n(?P<request>.*?)```\s*```http\n(?P<response>.*?)```",
-    re.S,
+    MARKER.pattern + r"\n```bash\n(?P<request>.*?)```\s*```http\n(?P<response>.*?)```", re.S
 )
+CURL_BLOCK = re.compile(r"```bash\n(?:(?!```).)*\bcurl\b", re.S)
 HEADER = re.compile(r'-H "([^:"]+): ([^"]*)"')
-BODY = re.compile(r"<<'JSON'\n(.*?)\nJSON", re.S)
+SETUPS = {"queued", "terminal", "unknown", "replay", "key-reused", "rate-limited"}
+# Headers whose presence the docs promise; compared both ways.
+TRACKED_HEADERS = {"ratelimit-policy", "ratelimit", "retry-after", "idempotent-replayed"}
+EXACT_KEYS = {"code", "status", "duplicate", "pagesStored", "issuesStored", "scanRunId"}
+
+
+def parse_request(block: str) -> dict[str, Any]:
+    """The headers, body and compression of a documented curl command."""
+    lines = block.rstrip("\n").split("\n")
+    end = next(i for i, line in enumerate(lines) if not line.endswith("\\"))
+    command, rest = "\n".join(lines[: end + 1]), lines[end + 1 :]
+    assert "<<'JSON'" in command and rest[-1] == "JSON", "the body must be a JSON heredoc"
+    return {
+        "command": block,
+        "headers": dict(HEADER.findall(command)),
+        "body": "\n".join(rest[:-1]),
+        "gzip": command.startswith("gzip -c <<'JSON' | curl "),
+    }
+
+
+def parse_response(block: str) -> dict[str, Any]:
+    """The status, headers and JSON body of a documented answer."""
+    status_line, *lines = block.rstrip("\n").split("\n")
+    blank = lines.index("")
+    return {
+        "status": int(status_line.split()[1]),
+        "response_headers": dict(line.split(": ", 1) for line in lines[:blank]),
+        "response": json.loads("\n".join(lines[blank + 1 :])),
+    }
 
 
 def load_examples() -> list[dict[str, Any]]:
-    """Every example of examples.md, parsed."""
-    text = (DOCS / "examples.md").read_text(encoding="utf-8")
+    """Every example of every page, parsed."""
     examples = []
-    for match in EXAMPLE.finditer(text):
-        status_line, *lines = match["response"].split("\n")
-        blank = lines.index("")
-        header_lines, body = lines[:blank], "\n".join(lines[blank + 1 :])
-        examples.append(
-            {
-                "name": match["name"],
-                "setup": match["setup"],
-                "headers": dict(HEADER.findall(match["request"])),
-                "body": BODY.search(match["request"])[1],
-                "status": int(status_line.split()[1]),
-                "response_headers": dict(line.split(": ", 1) for line in header_lines),
-                "response": json.loads(body),
-            }
-        )
+    for path in sorted(DOCS.glob("*.md")):
+        for match in EXAMPLE.finditer(path.read_text(encoding="utf-8")):
+            examples.append(
+                {
+                    "page": path.name,
+                    "name": match["name"],
+                    "setup": match["setup"],
+                    **parse_request(match["request"]),
+                    **parse_response(match["response"]),
+                }
+            )
     return examples
 
 
@@ -58,26 +97,52 @@ EXAMPLES = load_examples()
 
 
 def test_the_docs_have_every_case():
-    names = {example["name"] for example in EXAMPLES}
-    assert names >= {
+    names = [example["name"] for example in EXAMPLES]
+    assert len(names) == len(set(names)), "example names must be unique"
+    assert set(names) >= {
         "completed-single", "completed-multi", "failed", "unauthorized", "validation-failed",
-        "scan-run-not-found", "duplicate", "idempotent-replay", "rate-limited",
+        "scan-run-not-found", "duplicate", "idempotent-replay", "idempotency-key-reused",
+        "rate-limited",
     }  # fmt: skip
-    statuses = {example["status"] for example in EXAMPLES}
-    assert statuses >= {202, 401, 422, 429}
+    assert {example["status"] for example in EXAMPLES} >= {202, 401, 422, 429}
+    assert {example["setup"] for example in EXAMPLES} == SETUPS
+
+
+@pytest.mark.parametrize("path", sorted(DOCS.glob("*.md")), ids=lambda path: path.name)
+def test_no_example_escapes_the_test(path):
+    """A curl block without a well-formed marker would silently go untested."""
+    text = path.read_text(encoding="utf-8")
+    parsed = [example for example in EXAMPLES if example["page"] == path.name]
+    assert len(MARKER.findall(text)) == len(parsed), "a marker is not followed by bash + http"
+    assert len(CURL_BLOCK.findall(text)) == len(parsed), "a curl block has no example marker"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize("example", EXAMPLES, ids=[example["name"] for example in EXAMPLES])
+def test_example_is_valid_bash(example):
+    """Copyable means it parses: ``bash -n`` reads it without running anything."""
+    checked = subprocess.run(
+        ["bash", "-n"], input=example["command"], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
 
 
 def same_shape(documented: Any, actual: Any, path: str = "") -> None:
-    """Same keys all the way down; error codes and statuses equal."""
-    if isinstance(documented, dict):
-        assert isinstance(actual, dict), path
-        assert set(documented) == set(actual), (path, set(documented) ^ set(actual))
-        for key in documented:
-            if key in ("code", "status", "duplicate", "pagesStored", "issuesStored"):
-                assert documented[key] == actual[key], f"{path}.{key}"
-            if path.endswith("fields"):
-                continue  # field messages are compared as a set of paths above
+    """Same keys all the way down; codes, statuses and stored counts equal."""
+    if not isinstance(documented, dict):
+        return
+    assert isinstance(actual, dict), path
+    assert set(documented) == set(actual), (path, set(documented) ^ set(actual))
+    for key in documented:
+        if key in EXACT_KEYS and key != "scanRunId":
+            assert documented[key] == actual[key], f"{path}.{key}"
+        if path != ".error" or key != "fields":  # field errors are compared whole below
             same_shape(documented[key], actual[key], f"{path}.{key}")
+
+
+def header_form(value: str) -> re.Pattern[str]:
+    """The documented header value with every number generalized."""
+    return re.compile(r"\d+".join(re.escape(part) for part in re.split(r"\d+", value)))
 
 
 @pytest.fixture
@@ -91,29 +156,33 @@ def test_documented_example_answers_as_documented(client, make_run, example):
     run = make_run()
     body = example["body"]
     if example["setup"] != "unknown":
-        body = body.replace('"scanRunId": 42', f'"scanRunId": {run.id}').replace(
-            "scan-runs/42/", f"scan-runs/{run.id}/"
-        )
+        assert '"scanRunId": 42' in body, "examples post for the placeholder run 42"
+        body = body.replace('"scanRunId": 42', f'"scanRunId": {run.id}')
+        body = body.replace("scan-runs/42/", f"scan-runs/{run.id}/")
+    data = gzip.compress(body.encode()) if example["gzip"] else body.encode()
     headers = {
         name: value.replace("$WRO_SCANNER_SHARED_SECRET", SCANNER_SECRET)
         for name, value in example["headers"].items()
     }
-    send = lambda data: client.post("/api/scanner/results", data=data, headers=headers)  # noqa: E731
-    if example["setup"] == "terminal":
+    if example["setup"] in ("terminal", "key-reused"):
         first = payloads.completed(run.id, [payloads.issue(1, "medium")])
         client.post("/api/scanner/results", data=orjson.dumps(first), headers=headers)
     if example["setup"] in ("replay", "rate-limited"):
-        send(body.encode())
+        client.post("/api/scanner/results", data=data, headers=headers)
 
-    response = send(body.encode())
+    response = client.post("/api/scanner/results", data=data, headers=headers)
 
     assert response.status_code == example["status"], response.get_data(as_text=True)
     actual = response.get_json()
     same_shape(example["response"], actual)
+    if "scanRunId" in actual:
+        assert actual["scanRunId"] == run.id
     documented_fields = example["response"].get("error", {}).get("fields")
     if documented_fields is not None:
         assert documented_fields == actual["error"]["fields"]
-    for name, value in example["response_headers"].items():
-        assert name in response.headers, name
-        if name == "Idempotent-Replayed":
-            assert response.headers[name] == value
+    documented_headers = example["response_headers"]
+    documented_names = {name.lower() for name in documented_headers}
+    actual_names = {name.lower() for name in response.headers.keys()}  # noqa: SIM118 - Headers
+    assert TRACKED_HEADERS & documented_names == TRACKED_HEADERS & actual_names
+    for name, value in documented_headers.items():
+        assert header_form(value).fullmatch(response.headers[name]), (name, value)

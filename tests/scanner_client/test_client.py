@@ -26,7 +26,10 @@ ACCEPTED_BODY = {"scanRunId": 7, "status": "completed", "duplicate": False}
 
 
 class ScriptedServer:
-    """Answers each POST with the next scripted (status, headers) and records the requests."""
+    """Answers each POST with the next scripted (status, headers) and records the requests.
+
+    Status 0 closes the connection without answering: the request arrived, its answer is lost.
+    """
 
     def __init__(self, script: list[tuple[int, dict[str, str]]]) -> None:
         self.script = list(script)
@@ -40,6 +43,9 @@ class ScriptedServer:
                     {"headers": dict(self.headers), "raw": raw, "path": self.path}
                 )
                 status, headers = server.script.pop(0) if server.script else (202, {})
+                if status == 0:
+                    self.close_connection = True
+                    return
                 body = (
                     ACCEPTED_BODY
                     if status == 202
@@ -58,7 +64,7 @@ class ScriptedServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def close(self) -> None:
@@ -101,12 +107,24 @@ def test_retries_429_and_503_then_succeeds_honouring_retry_after(serve_script):
 
 
 @pytest.mark.parametrize(
-    ("status", "exit_code"), [(422, INVALID), (400, INVALID), (413, INVALID), (401, UNAUTHORIZED)]
-)
-def test_client_errors_are_not_retried(serve_script, status, exit_code):
-    server = serve_script([(status, {})])
+    ("status", "headers", "exit_code"),
+    [(422, {}, INVALID), (400, {}, INVALID), (413, {}, INVALID), (415, {}, INVALID),
+     (401, {}, UNAUTHORIZED), (307, {"Location": "/elsewhere"}, INVALID)],
+    ids=["422", "400", "413", "415", "401", "redirect-not-followed"],
+)  # fmt: skip
+def test_client_errors_are_not_retried(serve_script, status, headers, exit_code):
+    server = serve_script([(status, headers)])
     outcome = post_results(server.url, b"{}", "s", sleep=lambda _: None)
-    assert (outcome.exit_code, outcome.attempts, len(server.requests)) == (exit_code, 1, 1)
+    assert (outcome.exit_code, outcome.status) == (exit_code, status)
+    assert (outcome.attempts, len(server.requests)) == (1, 1)
+
+
+def test_a_lost_answer_is_retried_with_the_same_key(serve_script):
+    server = serve_script([(0, {}), (202, {})])
+    outcome = post_results(server.url, b"{}", "s", sleep=lambda _: None, rng=lambda: 0.0)
+    assert (outcome.exit_code, outcome.attempts, len(server.requests)) == (ACCEPTED, 2, 2)
+    keys = [request["headers"]["Idempotency-Key"] for request in server.requests]
+    assert keys == [outcome.idempotency_key] * 2
 
 
 def test_gives_up_after_max_attempts_with_growing_waits(serve_script):
@@ -136,29 +154,58 @@ def test_cli_posts_a_file_and_exits_with_the_outcome(serve_script, tmp_path, mon
     path = tmp_path / "result.json"
     path.write_text('{"scanRunId": 7, "status": "failed"}')
     monkeypatch.setenv("WRO_SCANNER_SHARED_SECRET", "placeholder-secret")
-    monkeypatch.setattr("webriskops.scanner_client.time.sleep", lambda _: None)
+    sleeps: list[float] = []
+    monkeypatch.setattr("webriskops.scanner_client.time.sleep", sleeps.append)
 
     result = CliRunner().invoke(scanner, ["post", str(path), "--url", server.url])
 
     assert result.exit_code == ACCEPTED, result.output
-    assert json.loads(result.output) == ACCEPTED_BODY
+    assert json.loads(result.stdout) == ACCEPTED_BODY
     assert len(server.requests) == 2
+    assert len(sleeps) == 1  # the CLI sleeps through time.sleep, replaced here
+
+
+def test_cli_gives_up_and_names_the_key_to_post_with_later(serve_script, tmp_path, monkeypatch):
+    server = serve_script([(503, {})] * 3)
+    path = tmp_path / "result.json"
+    path.write_text('{"scanRunId": 7, "status": "failed"}')
+    monkeypatch.setenv("SCANNER_SECRET_FILE_VAR", "placeholder-secret")
+    sleeps: list[float] = []
+    monkeypatch.setattr("webriskops.scanner_client.time.sleep", sleeps.append)
+    args = ["post", str(path), "--url", server.url, "--max-attempts", "3"]
+
+    result = CliRunner().invoke(scanner, [*args, "--secret-env", "SCANNER_SECRET_FILE_VAR"])
+
+    assert (result.exit_code, len(sleeps)) == (GAVE_UP, 2)
+    assert json.loads(result.stdout)["error"]["code"] == "E503"
+    key = server.requests[0]["headers"]["Idempotency-Key"]
+    assert f"--idempotency-key {key}" in result.stderr
+    assert {r["headers"]["X-Scanner-Secret"] for r in server.requests} == {"placeholder-secret"}
+
+    again = CliRunner().invoke(
+        scanner, [*args, "--secret-env", "SCANNER_SECRET_FILE_VAR", "--idempotency-key", key]
+    )
+    assert again.exit_code == ACCEPTED
+    assert server.requests[-1]["headers"]["Idempotency-Key"] == key
 
 
 @pytest.mark.parametrize(
     ("args", "env"),
     [(["post", "missing.json", "--url", "http://127.0.0.1:1"], {"WRO_SCANNER_SHARED_SECRET": "x"}),
      (["post", "missing.json", "--url", "http://127.0.0.1:1"], {}),
-     (["post", __file__, "--url", "ftp://example.com"], {"WRO_SCANNER_SHARED_SECRET": "x"})],
-    ids=["no-file", "no-secret", "bad-url"],
+     (["post", __file__, "--url", "ftp://example.com"], {"WRO_SCANNER_SHARED_SECRET": "x"}),
+     (["post", __file__], {"WRO_SCANNER_SHARED_SECRET": "x"}),
+     (["post", __file__, "--url", "http://127.0.0.1:1", "--max-attempts", "0"],
+      {"WRO_SCANNER_SHARED_SECRET": "x"})],
+    ids=["no-file", "no-secret", "bad-url", "no-url-option", "bad-max-attempts"],
 )  # fmt: skip
 def test_cli_usage_errors(monkeypatch, args, env):
     monkeypatch.delenv("WRO_SCANNER_SHARED_SECRET", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(scanner, args)
-    assert result.exit_code == USAGE
-    assert json.loads(result.output)["error"]["code"] == "USAGE"
+    assert result.exit_code == USAGE  # never click's 2, which would read as INVALID
+    assert json.loads(result.stdout)["error"]["code"] == "USAGE"
 
 
 def test_flask_cli_exposes_the_client(runner):
