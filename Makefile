@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff format --check webriskops config tests bench
 
 bench: install services
-	$(BIN)/python bench/ingest_speed.py
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) instance build .pytest_cache .hypothesis

@@ -1,0 +1,488 @@
+"""``python -m bench`` (``make bench``): the ingest benchmark, every figure next to its floor.
+
+It creates the database ``webriskops_bench``, starts the app under gunicorn on
+PostgreSQL with the flags below, and measures:
+
+1. single-page completed postbacks (5 issues each) from a concurrent keep-alive client:
+   throughput and p50/p99 latency for 1, 2 and 4 workers, and p50/p99 at a fixed
+   offered 150 postbacks/s with 2 workers; the floor is ``bench.floor:app`` (read,
+   orjson-parse, answer 202) under the same gunicorn flags, sent the same requests;
+2. one postback of 1000 pages x 10 issues (about 10 MB) and one of 100 x 100, each on a
+   fresh one-worker server: wall time and the worker's peak RSS (``VmHWM``); the floor
+   parses the same JSON and writes the same rows with ``COPY`` in one transaction, in a
+   fresh process, no framework.
+
+Jobs are only enqueued to Redis (database 14, flushed before and after), as production
+runs with separate RQ workers; ``--inline-jobs`` leaves ``REDIS_URL`` unset so the jobs
+run in the worker after commit and are counted. The table is printed and written to
+``bench/RESULTS.md``; ``--profile`` prints where a large postback's time goes instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from bench import ADMIN_URL, ROOT
+from bench.ingest import (
+    GunicornFlags,
+    LargeResult,
+    LoadResult,
+    Server,
+    closed_loop,
+    completed_count,
+    create_database,
+    create_runs,
+    fixed_rate,
+    flush_queue,
+    make_artifacts_dir,
+    measure_large,
+    profile,
+    remove_artifacts_dir,
+    server_env,
+    single_page,
+    warm_up,
+    with_cpu,
+)
+
+WORKER_COUNTS = (1, 2, 4)
+LARGE_SHAPES = ((1000, 10), (100, 100))
+TARGET_RATE = 150
+TARGET_P99 = 0.100
+TARGET_TIME_RATIO = 4
+TARGET_RSS_RATIO = 10
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line; the defaults are what ``make bench`` runs."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
+    parser.add_argument("--threads", type=int, default=4, help="per gthread worker")
+    parser.add_argument("--requests", type=int, default=600, help="per closed-loop run")
+    parser.add_argument("--concurrency", type=int, default=8, help="closed-loop connections")
+    parser.add_argument("--rate-seconds", type=float, default=8, help="fixed-rate duration")
+    parser.add_argument("--repeats", type=int, default=3, help="per large payload (median)")
+    parser.add_argument("--inline-jobs", action="store_true", help="no REDIS_URL: count jobs")
+    parser.add_argument("--profile", action="store_true", help="profile 1000 x 10 and stop")
+    parser.add_argument("--top", type=int, default=15, help="profile entries to list")
+    parser.add_argument("--profile-singles", type=int, default=200, help="single postbacks")
+    parser.add_argument("--no-redaction", action="store_true", help="skip redaction_bench.py")
+    parser.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"))
+    return parser.parse_args(argv)
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    with psycopg.connect(ADMIN_URL) as connection:
+        postgres = connection.execute("SHOW server_version").fetchone()[0]
+    return {
+        "nproc": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
+        "cpu": cpu,
+        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "python": platform.python_version(),
+        "postgres": postgres,
+        "load": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+    }
+
+
+def ms(seconds: float) -> str:
+    """Seconds as milliseconds for the table."""
+    return f"{seconds * 1000:.1f}"
+
+
+def ratio(value: float, floor: float) -> str:
+    """``value / floor`` as ``12.3x``."""
+    return f"{value / floor:.1f}x" if floor > 0 else "n/a"
+
+
+class Report:
+    """Lines printed as they come and written to RESULTS.md at the end."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def say(self, text: str = "") -> None:
+        """Print a line (or a block) and keep it."""
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        """A Markdown table."""
+        self.say("| " + " | ".join(header) + " |")
+        self.say("|" + "---|" * len(header))
+        for row in rows:
+            self.say("| " + " | ".join(row) + " |")
+        self.say()
+
+
+def progress(text: str) -> None:
+    """Where the run is, on stderr so stdout stays the report."""
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def run_single(args, flags, env, runs) -> tuple[dict[int, tuple[LoadResult, LoadResult]], list]:
+    """Closed-loop single-page postbacks for each worker count, app then floor."""
+    results = {}
+    posted: list[int] = []
+    for workers in WORKER_COUNTS:
+        warm_ids = [next(runs) for _ in range(10 * workers)]
+        ids = [next(runs) for _ in range(args.requests)]
+        bodies = [single_page(run) for run in ids]
+        warm = [single_page(run) for run in warm_ids]
+        progress(f"single-page postbacks, {workers} worker(s): app")
+        with Server("wsgi:app", workers, flags, env) as server:
+            warm_up(server, warm, args.concurrency)
+            ours = with_cpu(server, closed_loop, bodies, args.concurrency)
+        progress(f"single-page postbacks, {workers} worker(s): floor")
+        with Server("bench.floor:app", workers, flags, env) as server:
+            warm_up(server, warm, args.concurrency)
+            floor = with_cpu(server, closed_loop, bodies, args.concurrency)
+        results[workers] = (ours, floor)
+        posted += warm_ids + ids
+    return results, posted
+
+
+def run_fixed_rate(args, flags, env, runs) -> tuple[LoadResult, LoadResult, list[int]]:
+    """Single-page postbacks offered at TARGET_RATE per second to 2 workers, app and floor."""
+    count = int(TARGET_RATE * args.rate_seconds)
+    ids = [next(runs) for _ in range(count)]
+    warm_ids = [next(runs) for _ in range(20)]
+    bodies = [single_page(run) for run in ids]
+    warm = [single_page(run) for run in warm_ids]
+    progress(f"fixed rate {TARGET_RATE}/s for {args.rate_seconds:g} s, 2 workers: app")
+    with Server("wsgi:app", 2, flags, env) as server:
+        warm_up(server, warm, args.concurrency)
+        ours = with_cpu(server, fixed_rate, bodies, TARGET_RATE)
+    progress(f"fixed rate {TARGET_RATE}/s for {args.rate_seconds:g} s, 2 workers: floor")
+    with Server("bench.floor:app", 2, flags, env) as server:
+        warm_up(server, warm, args.concurrency)
+        floor = with_cpu(server, fixed_rate, bodies, TARGET_RATE)
+    return ours, floor, warm_ids + ids
+
+
+def run_large(args, flags, env, runs) -> dict[tuple[int, int], list[LargeResult]]:
+    """Each large shape ``repeats`` times, each on a fresh server, with its floor."""
+    results = {}
+    for pages, issues in LARGE_SHAPES:
+        results[(pages, issues)] = []
+        for attempt in range(args.repeats):
+            progress(f"large postback {pages} x {issues} ({attempt + 1}/{args.repeats})")
+            result = measure_large(runs, pages, issues, flags, env)
+            expected = {
+                "status": "completed",
+                "pages": pages,
+                "artifacts": 2 * pages,
+                "issues": pages * issues,
+                "occurrences": pages * issues,
+            }
+            for name, rows in (("app", result.rows), ("floor", result.floor_rows)):
+                if rows != expected:
+                    raise RuntimeError(f"{name} stored {rows}, expected {expected}")
+            results[(pages, issues)].append(result)
+    return results
+
+
+def median(results: list[LargeResult], value: Callable[[LargeResult], float]) -> float:
+    """The median of one figure over the repeats."""
+    return statistics.median(value(result) for result in results)
+
+
+def report_single(report: Report, single: dict, concurrency: int) -> None:
+    """Section 1: closed-loop throughput and latency, each with its floor and ratio."""
+    report.say(
+        f"## 1. Single-page completed postbacks (5 issues, {len(single[1][0].latencies)} "
+        f"requests), closed loop, {concurrency} keep-alive connections\n"
+    )
+    report.say(
+        "Throughput ratio = floor's rate / ours (how many times slower than the bare "
+        "server + parse); latency ratios = ours / floor's. Closed-loop latencies include "
+        f"queueing behind the other {concurrency - 1} connections.\n"
+    )
+    rows = []
+    for workers, (ours, floor) in single.items():
+        rows.append(
+            [
+                str(workers),
+                f"{ours.rate:.0f}",
+                f"{floor.rate:.0f}",
+                ratio(floor.rate, ours.rate),
+                ms(ours.percentile(0.5)),
+                ms(floor.percentile(0.5)),
+                ratio(ours.percentile(0.5), floor.percentile(0.5)),
+                ms(ours.percentile(0.99)),
+                ms(floor.percentile(0.99)),
+                ratio(ours.percentile(0.99), floor.percentile(0.99)),
+                str(ours.errors + floor.errors),
+            ]
+        )
+    report.table(
+        [
+            "workers",
+            "postbacks/s",
+            "floor req/s",
+            "ratio",
+            "p50 ms",
+            "floor p50 ms",
+            "ratio",
+            "p99 ms",
+            "floor p99 ms",
+            "ratio",
+            "errors",
+        ],  # fmt: skip
+        rows,
+    )
+    report.say(
+        "CPU per request, from /proc: the gunicorn workers, the load client (this "
+        "process) and the whole machine (PostgreSQL, Redis and anything else running).\n"
+    )
+    report.table(
+        [
+            "workers",
+            "worker CPU ms",
+            "floor worker CPU ms",
+            "ratio",
+            "client CPU ms",
+            "machine CPU ms",
+            "floor machine CPU ms",
+            "ratio",
+        ],  # fmt: skip
+        [
+            [
+                str(workers),
+                f"{ours.per_request_ms(ours.worker_cpu):.2f}",
+                f"{floor.per_request_ms(floor.worker_cpu):.2f}",
+                ratio(ours.worker_cpu, floor.worker_cpu),
+                f"{ours.per_request_ms(ours.client_cpu):.2f}",
+                f"{ours.per_request_ms(ours.machine_cpu):.2f}",
+                f"{floor.per_request_ms(floor.machine_cpu):.2f}",
+                ratio(ours.machine_cpu, floor.machine_cpu),
+            ]
+            for workers, (ours, floor) in single.items()
+        ],
+    )
+
+
+def report_fixed(report: Report, ours: LoadResult, floor: LoadResult, seconds: float) -> None:
+    """Section 1b: latency at the target's offered rate."""
+    report.say(
+        f"## 1b. Fixed offered rate: {TARGET_RATE} postbacks/s for {seconds:g} s, 2 workers\n"
+    )
+    report.say(
+        "Open loop: latency counts from each request's scheduled send time, so a server "
+        "falling behind is charged its backlog.\n"
+    )
+    report.table(
+        [
+            "server",
+            "answered/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "p99 ratio",
+            "worker CPU ms/req",
+            "machine CPU busy",
+            "errors",
+        ],  # fmt: skip
+        [
+            [
+                name,
+                f"{result.rate:.0f}",
+                ms(result.percentile(0.5)),
+                ms(result.percentile(0.99)),
+                ms(max(result.latencies)),
+                ratio(result.percentile(0.99), floor.percentile(0.99)),
+                f"{result.per_request_ms(result.worker_cpu):.2f}",
+                f"{100 * result.machine_cpu / result.seconds / os.cpu_count():.0f}%",
+                str(result.errors),
+            ]
+            for name, result in (("app", ours), ("floor", floor))
+        ],
+    )
+
+
+def report_large(report: Report, large: dict, repeats: int) -> None:
+    """Sections 2 and 3: large postbacks against parse + COPY."""
+    report.say(f"## 2. Large multi-page postbacks, one fresh worker each (median of {repeats})\n")
+    report.say(
+        "Floor: orjson parse + the same rows with COPY in one transaction (section 3 of the "
+        "issue), in a fresh process. RSS growth = peak RSS (VmHWM) minus RSS just before "
+        "the postback. CPU: the worker's, and the floor process's (both without PostgreSQL's).\n"
+    )
+    rows = []
+    for (pages, issues), results in large.items():
+        megabytes = results[0].megabytes
+        seconds = median(results, lambda r: r.seconds)
+        floor_seconds = median(results, lambda r: r.floor_seconds)
+        growth = median(results, lambda r: r.growth_mb)
+        floor_growth = median(results, lambda r: r.floor_growth_mb)
+        rows.append(
+            [
+                f"{pages} x {issues}",
+                f"{megabytes:.1f}",
+                f"{seconds:.2f}",
+                f"{min(r.seconds for r in results):.2f}-{max(r.seconds for r in results):.2f}",
+                f"{floor_seconds:.2f}",
+                ratio(seconds, floor_seconds),
+                f"{median(results, lambda r: r.worker_cpu):.2f}",
+                f"{median(results, lambda r: r.floor_cpu):.2f}",
+                f"{median(results, lambda r: r.peak_rss_mb):.0f}",
+                f"{growth:.0f}",
+                f"{floor_growth:.0f}",
+                ratio(growth, floor_growth),
+                ratio(growth, megabytes),
+            ]
+        )
+    report.table(
+        [
+            "pages x issues",
+            "MB",
+            "wall s",
+            "range s",
+            "floor s",
+            "ratio",
+            "worker CPU s",
+            "floor CPU s",
+            "worker peak RSS MB",
+            "RSS growth MB",
+            "floor growth MB",
+            "ratio",
+            "growth / payload",
+        ],  # fmt: skip
+        rows,
+    )
+
+
+def report_targets(report: Report, single: dict, fixed: LoadResult, large: dict) -> None:
+    """PASS/FAIL for the issue's acceptance targets (never a non-zero exit)."""
+    big = large[LARGE_SHAPES[0]]
+    megabytes = big[0].megabytes
+    seconds = median(big, lambda r: r.seconds)
+    floor_seconds = median(big, lambda r: r.floor_seconds)
+    growth = median(big, lambda r: r.growth_mb)
+    peak = median(big, lambda r: r.peak_rss_mb)
+    two = single[2][0]
+    checks = [
+        (
+            seconds <= TARGET_TIME_RATIO * floor_seconds,
+            f"1000 x 10 in at most {TARGET_TIME_RATIO}x the floor's time: "
+            f"{seconds:.2f} s vs {floor_seconds:.2f} s = {seconds / floor_seconds:.1f}x",
+        ),
+        (
+            growth < TARGET_RSS_RATIO * megabytes,
+            f"1000 x 10 peak RSS under {TARGET_RSS_RATIO}x the payload ({megabytes:.1f} MB): "
+            f"growth {growth:.0f} MB = {growth / megabytes:.1f}x "
+            f"(whole worker {peak:.0f} MB = {peak / megabytes:.1f}x, idle worker included)",
+        ),
+        (
+            two.rate >= TARGET_RATE,
+            f"at least {TARGET_RATE} single-page postbacks/s with 2 workers: {two.rate:.0f}/s",
+        ),
+        (
+            fixed.percentile(0.99) < TARGET_P99 and fixed.errors == 0,
+            f"p99 under {TARGET_P99 * 1000:.0f} ms at {TARGET_RATE}/s offered with 2 workers: "
+            f"{ms(fixed.percentile(0.99))} ms, {fixed.errors} errors",
+        ),
+    ]
+    report.say("## Targets\n")
+    for ok, text in checks:
+        report.say(f"- {'PASS' if ok else 'FAIL'}: {text}")
+    report.say()
+
+
+def benchmark(args: argparse.Namespace) -> None:
+    """Run every measurement, print the report and write RESULTS.md."""
+    started = time.perf_counter()
+    flags = GunicornFlags(worker_class=args.worker_class, threads=args.threads)
+    subprocess.run([str(ROOT / "scripts" / "ensure-services.sh")], check=True)
+    artifacts = make_artifacts_dir()
+    env = server_env(inline_jobs=args.inline_jobs, artifacts_dir=artifacts)
+    try:
+        flush_queue()
+        progress("creating and migrating webriskops_bench")
+        create_database(env)
+        info = machine()
+        per_config = args.requests + 10 * max(WORKER_COUNTS)
+        needed = len(WORKER_COUNTS) * per_config + int(TARGET_RATE * args.rate_seconds) + 20
+        runs = create_runs(needed + 3 * args.repeats * len(LARGE_SHAPES))
+
+        single, posted = run_single(args, flags, env, runs)
+        fixed, fixed_floor, fixed_posted = run_fixed_rate(args, flags, env, runs)
+        large = run_large(args, flags, env, runs)
+        measured = [ours for ours, _ in single.values()] + [fixed]
+        warm_ups = len(posted) + len(fixed_posted) - sum(len(r.latencies) for r in measured)
+        answered = warm_ups + sum(r.statuses.get(202, 0) for r in measured)
+        completed = completed_count(posted + fixed_posted)
+    finally:
+        flush_queue()
+        remove_artifacts_dir(artifacts)
+
+    report = Report()
+    report.say(f"# Ingest benchmark ({info['date']})\n")
+    report.say(
+        f"Machine: `nproc` {info['nproc']}, {info['cpu']}; Python {info['python']}, "
+        f"PostgreSQL {info['postgres']} and Redis on loopback; load average at start "
+        f"{info['load']} (the machine is shared: compare ratios, not absolute figures).\n"
+    )
+    jobs = (
+        "after-commit jobs run in the worker (no REDIS_URL) and are counted"
+        if args.inline_jobs
+        else "after-commit jobs only enqueued to RQ (REDIS_URL db 14), as in production"
+    )
+    report.say(f"Server: `{flags.describe()}` (app and floor alike); {jobs}.\n")
+    report_single(report, single, args.concurrency)
+    report_fixed(report, fixed, fixed_floor, args.rate_seconds)
+    report_large(report, large, args.repeats)
+    report_targets(report, single, fixed, large)
+    report.say(
+        f"Check: {completed} single-page runs completed in the database for {answered} "
+        f"202 answers (warm-ups included). Benchmark took {time.perf_counter() - started:.0f} s. "
+        "Command: `make bench` (`.venv/bin/python -m bench`)."
+    )
+    Path(args.results).write_text("\n".join(report.lines) + "\n")
+    progress(f"wrote {args.results}")
+
+
+def main(argv: list[str]) -> None:
+    """Entry point of ``python -m bench``."""
+    args = parse_args(argv)
+    if args.profile:
+        subprocess.run([str(ROOT / "scripts" / "ensure-services.sh")], check=True)
+        artifacts = make_artifacts_dir()
+        env = server_env(inline_jobs=args.inline_jobs, artifacts_dir=artifacts)
+        try:
+            flush_queue()
+            create_database(env)
+            pages, issues = LARGE_SHAPES[0]
+            print(profile(pages, issues, args.profile_singles, args.top, env))
+        finally:
+            flush_queue()
+            remove_artifacts_dir(artifacts)
+        return
+    benchmark(args)
+    redaction = ROOT / "bench" / "redaction_bench.py"
+    if redaction.exists() and not args.no_redaction:
+        progress("running bench/redaction_bench.py")
+        print(flush=True)
+        subprocess.run([sys.executable, str(redaction)], cwd=ROOT, env={**os.environ})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
