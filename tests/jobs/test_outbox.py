@@ -128,7 +128,7 @@ def test_a_redis_outage_during_postbacks_loses_no_job(app, post, make_run, runne
     app.extensions.pop("redis", None)
     assert queued_ids() == []
     result = runner.invoke(args=["jobs", "sweep"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, repr(result.exception)
     assert result.output == '{"enqueued":11}\n'
     assert orjson.loads(result.output) == {"enqueued": 11}
     assert len(queued_ids()) == 11
@@ -205,9 +205,41 @@ def test_the_sweeper_replaces_a_job_redis_lost(app, post, make_run):
     run = make_run()
     post(payloads.failed(run.id))
     queue.connection().flushdb()  # Redis restarted empty
+    assert outbox.sweep() == 0  # within the grace: the push might still be on its way
+    age_hand_overs()
     assert outbox.sweep() == 3
     work()
     assert {row.state for row in outbox_rows()} == {"done"}
+
+
+def test_jobs_committed_but_never_pushed_are_handed_over_by_the_sweeper(
+    app, post, make_run, monkeypatch
+):
+    run = make_run()
+    upload_artifacts(run.id)
+    # The process dies between the commit and the push to Redis.
+    monkeypatch.setattr(queue, "enqueue_fresh", lambda outbox_ids: None)
+    assert post(payloads.completed(run.id)).status_code == 202
+    assert {row.state for row in outbox_rows()} == {"enqueued"}
+    assert queued_ids() == []
+    monkeypatch.undo()
+
+    age_hand_overs()
+    assert outbox.sweep() == 4
+    work()
+    rows = outbox_rows()
+    assert {row.state for row in rows} == {"done"}
+    assert [row.attempts for row in rows[:4]] == [1, 1, 1, 1]
+
+
+def age_hand_overs() -> None:
+    """Let the hand-over grace pass for every row marked enqueued."""
+    db.session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.state == "enqueued")
+        .values(enqueued_at=utcnow() - outbox.HAND_OVER_GRACE - timedelta(seconds=1))
+    )
+    db.session.commit()
 
 
 def test_jobs_run_in_process_without_redis(app, post, make_run, monkeypatch):

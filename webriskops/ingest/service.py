@@ -8,12 +8,13 @@ the outbox rows of the after-commit work, and returns the 202 body.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webriskops.database import begin_write, is_postgresql
 from webriskops.errors import ApiError
@@ -31,12 +32,12 @@ from webriskops.models import (
     settle_credit,
 )
 from webriskops.models.base import utcnow
+from webriskops.models.scans import COUNTER_COLUMNS, TERMINAL_STATUSES, api_counters
 from webriskops.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
 SEVERITY_WEIGHTS = {"high": 10, "medium": 4, "low": 1}
-COUNTER_NAMES = ("pagesScanned", "issuesCount", "highCount", "mediumCount", "lowCount", "riskScore")
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,15 @@ def ingest_result(result: dict, *, key: str | None, body_hash: str) -> Accepted:
             return Accepted(replay.body, replayed=True, status=replay.status)
     try:
         begin_write()
-        run, organization_id = _lock_run(result["scanRunId"])
-        if run.is_terminal:
+        run = _lock_run(result["scanRunId"])
+        if run["status"] in TERMINAL_STATUSES:
             body = _response(run, duplicate=True, pages=0, issues=0)
         elif result["status"] == "completed":
-            pages, issues = _store_completed(run, organization_id, result)
-            body = _response(run, duplicate=False, pages=pages, issues=issues)
+            changes, pages, issues = _store_completed(run, result)
+            body = _response(_update_run(run, changes), duplicate=False, pages=pages, issues=issues)
         else:
-            _store_failed(run, organization_id, result["error"])
-            body = _response(run, duplicate=False, pages=0, issues=0)
+            changes = _store_failed(run, result["error"])
+            body = _response(_update_run(run, changes), duplicate=False, pages=0, issues=0)
         encoded = orjson.dumps(body)
         if key is not None:
             idempotency.complete(key, 202, encoded)
@@ -79,21 +80,27 @@ def ingest_result(result: dict, *, key: str | None, body_hash: str) -> Accepted:
         if key is not None:
             idempotency.release(key)
         raise
-    log.info("scan run %s postback accepted: %s", run.id, body["status"])
+    log.info("scan run %s postback accepted: %s", body["scanRunId"], body["status"])
     return Accepted(encoded)
 
 
-def _lock_run(scan_run_id: int) -> tuple[ScanRun, int]:
-    """The run, locked for this transaction, and its organization's id."""
+# The hot path reads and writes ``scan_runs`` with table statements, not ORM objects: one
+# postback touches the run once, and the unit of work's bookkeeping would cost more than
+# the statements themselves.
+_RUNS = ScanRun.__table__
+
+
+def _lock_run(scan_run_id: int) -> Mapping[str, Any]:
+    """The run's columns, locked for this transaction, and its ``organization_id``."""
     query = (
-        select(ScanRun, Project.organization_id)
-        .join(Project, Project.id == ScanRun.project_id)
-        .where(ScanRun.id == scan_run_id)
+        select(_RUNS, Project.__table__.c.organization_id)
+        .join(Project.__table__, Project.__table__.c.id == _RUNS.c.project_id)
+        .where(_RUNS.c.id == scan_run_id)
     )
     if is_postgresql():
         # Serialises postbacks for the same run: the second waits, then sees a terminal run.
-        query = query.with_for_update(of=ScanRun)
-    row = db.session.execute(query).one_or_none()
+        query = query.with_for_update(of=_RUNS)
+    row = db.session.connection().execute(query).mappings().one_or_none()
     if row is None:
         raise ApiError(
             422,
@@ -101,7 +108,15 @@ def _lock_run(scan_run_id: int) -> tuple[ScanRun, int]:
             "No scan run has this scanRunId. Post results only for runs WebRiskOps created.",
             {"scanRunId": ["Scan run not found."]},
         )
-    return row[0], row[1]
+    return row
+
+
+def _update_run(run: Mapping[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Write ``changes`` to the locked run; return its columns as they now are."""
+    db.session.connection().execute(
+        update(_RUNS).where(_RUNS.c.id == run["id"]).values(**changes, updated_at=utcnow())
+    )
+    return {**run, **changes}
 
 
 def _page_entries(result: dict) -> list[dict]:
@@ -110,12 +125,16 @@ def _page_entries(result: dict) -> list[dict]:
     return [{"page": result["page"], "artifacts": result["artifacts"], "issues": result["issues"]}]
 
 
-def _store_completed(run: ScanRun, organization_id: int, result: dict) -> tuple[int, int]:
-    """Store pages, artifacts, issues and occurrences; set counters; consume the credit."""
+def _store_completed(run: Mapping[str, Any], result: dict) -> tuple[dict[str, Any], int, int]:
+    """Store pages, artifacts, issues and occurrences and consume the credit.
+
+    Returns the run's new column values and how many pages and issues were stored.
+    """
+    run_id = run["id"]
     redact = redactor()
     entries = _page_entries(result)
     page_rows = [
-        _page_row(run.id, position, entry, redact) for position, entry in enumerate(entries)
+        _page_row(run_id, position, entry, redact) for position, entry in enumerate(entries)
     ]
     page_ids = insert_rows(ScanPage, page_rows)
 
@@ -124,16 +143,16 @@ def _store_completed(run: ScanRun, organization_id: int, result: dict) -> tuple[
     occurrences: dict[tuple[str, int], None] = {}
     for entry, page_id in zip(entries, page_ids, strict=True):
         artifacts = entry["artifacts"]
-        _add_artifact(artifact_rows, run.id, page_id, "screenshot", artifacts["screenshotPath"])
+        _add_artifact(artifact_rows, run_id, page_id, "screenshot", artifacts["screenshotPath"])
         _add_artifact(
-            artifact_rows, run.id, page_id, "html_snapshot", artifacts.get("htmlSnapshotPath")
+            artifact_rows, run_id, page_id, "html_snapshot", artifacts.get("htmlSnapshotPath")
         )
         for issue in entry["issues"]:
             fingerprint = issue["fingerprint"]
             if fingerprint not in issues_by_fingerprint:
-                issues_by_fingerprint[fingerprint] = _issue_row(run.id, issue, redact)
+                issues_by_fingerprint[fingerprint] = _issue_row(run_id, issue, redact)
             _add_artifact(
-                artifact_rows, run.id, page_id, "issue_screenshot", issue.get("screenshotPath")
+                artifact_rows, run_id, page_id, "issue_screenshot", issue.get("screenshotPath")
             )
             occurrences[(fingerprint, page_id)] = None
 
@@ -150,40 +169,39 @@ def _store_completed(run: ScanRun, organization_id: int, result: dict) -> tuple[
 
     counters = _counters(result.get("counters") or {}, len(page_rows), issues_by_fingerprint)
     now = utcnow()
-    run.status = "completed"
-    run.pages_scanned = counters["pagesScanned"]
-    run.issues_count = counters["issuesCount"]
-    run.high_count = counters["highCount"]
-    run.medium_count = counters["mediumCount"]
-    run.low_count = counters["lowCount"]
-    run.risk_score = counters["riskScore"]
-    run.report_status = "pending"
-    run.started_at = run.started_at or now
-    run.finished_at = now
-    run.credit_state = "consumed"
-    settle_credit(organization_id, run.id, consumed=True)
+    settle_credit(run["organization_id"], run_id, consumed=True)
     for job in ("redact_snapshots", "collect_artifacts", "generate_report"):
-        outbox.record(job, scan_run_id=run.id)
-    outbox.record("send_webhooks", event="scan_run.completed", scan_run_id=run.id)
-    return len(page_rows), len(issues_by_fingerprint)
+        outbox.record(job, scan_run_id=run_id)
+    outbox.record("send_webhooks", event="scan_run.completed", scan_run_id=run_id)
+    changes = {
+        "status": "completed",
+        "credit_state": "consumed",
+        "report_status": "pending",
+        "started_at": run["started_at"] or now,
+        "finished_at": now,
+        **{column: counters[name] for column, name in COUNTER_COLUMNS.items()},
+    }
+    return changes, len(page_rows), len(issues_by_fingerprint)
 
 
-def _store_failed(run: ScanRun, organization_id: int, error: dict) -> None:
-    """Mark the run failed with its (redacted) error and restore the reserved credit."""
+def _store_failed(run: Mapping[str, Any], error: dict) -> dict[str, Any]:
+    """Restore the reserved credit; return the failed run's (redacted) error columns."""
     redact = redactor()
     now = utcnow()
-    run.status = "failed"
-    run.error_code = error["code"]
-    run.error_message = redact.redact(error["message"])
-    run.error_url = redact.redact_url(error["url"]) if error.get("url") else None
-    run.error_timeout_ms = error.get("timeoutMs")
-    run.started_at = run.started_at or now
-    run.finished_at = now
-    run.credit_state = "restored"
-    settle_credit(organization_id, run.id, consumed=False)
-    outbox.record("collect_artifacts", scan_run_id=run.id)
-    outbox.record("automate_failure", scan_run_id=run.id)
-    outbox.record("send_webhooks", event="scan_run.failed", scan_run_id=run.id)
+    settle_credit(run["organization_id"], run["id"], consumed=False)
+    outbox.record("collect_artifacts", scan_run_id=run["id"])
+    outbox.record("automate_failure", scan_run_id=run["id"])
+    outbox.record("send_webhooks", event="scan_run.failed", scan_run_id=run["id"])
+    return {
+        "status": "failed",
+        "credit_state": "restored",
+        "error_code": error["code"],
+        "error_message": redact.redact(error["message"]),
+        "error_url": redact.redact_url(error["url"]) if error.get("url") else None,
+        "error_timeout_ms": error.get("timeoutMs"),
+        "started_at": run["started_at"] or now,
+        "finished_at": now,
+    }
 
 
 def _page_row(run_id: int, position: int, entry: dict, redact: Redactor) -> dict[str, Any]:
@@ -258,7 +276,7 @@ def _counters(sent: dict, pages: int, issues: dict[str, dict]) -> dict[str, int 
     derived["riskScore"] = risk_score(
         by_severity["high"], by_severity["medium"], by_severity["low"]
     )
-    return {name: sent[name] if name in sent else derived[name] for name in COUNTER_NAMES}
+    return {name: sent.get(name, derived[name]) for name in COUNTER_COLUMNS.values()}
 
 
 def risk_score(high: int, medium: int, low: int) -> int:
@@ -266,13 +284,16 @@ def risk_score(high: int, medium: int, low: int) -> int:
     return min(100, SEVERITY_WEIGHTS["high"] * high + SEVERITY_WEIGHTS["medium"] * medium + low)
 
 
-def _response(run: ScanRun, *, duplicate: bool, pages: int, issues: int) -> dict[str, Any]:
+def _response(
+    run: Mapping[str, Any], *, duplicate: bool, pages: int, issues: int
+) -> dict[str, Any]:
+    run_id = run["id"]
     return {
-        "scanRunId": run.id,
-        "status": run.status,
+        "scanRunId": run_id,
+        "status": run["status"],
         "duplicate": duplicate,
         "pagesStored": pages,
         "issuesStored": issues,
-        "counters": run.counters(),
-        "links": {"scanRun": f"/api/scan-runs/{run.id}", "report": f"/scan-runs/{run.id}/report"},
+        "counters": api_counters(run),
+        "links": {"scanRun": f"/api/scan-runs/{run_id}", "report": f"/scan-runs/{run_id}/report"},
     }

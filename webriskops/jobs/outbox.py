@@ -9,67 +9,94 @@ it picks up retries once their ``available_at`` has come and jobs whose RQ job w
 lost (a worker killed mid-job, Redis restarted empty).
 
 A row is marked ``enqueued`` before it is pushed to Redis (and put back to ``pending``
-if the push fails), so a runner never finds a row that is still about to be marked.
+if the push fails), so a runner never finds a row that is still about to be marked. A
+job due at once is written already ``enqueued`` when a queue is configured: the push
+follows the commit, and no second transaction is spent on the mark. If the process dies
+in between, Redis has no such job and the sweeper's lost-job check hands it over once
+``HAND_OVER_GRACE`` has passed.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import event, inspect, select, text, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from webriskops.extensions import db
 from webriskops.models import OutboxJob
-from webriskops.models.base import utcnow
+from webriskops.models.base import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
-_NEW = "webriskops.outbox.new"
+_RECORDED = "webriskops.outbox.recorded"  # (row, due) to write at commit
+_NEW = "webriskops.outbox.new"  # ids of due rows written in this transaction
 _READY = "webriskops.outbox.ready"
 # How many rows one sweep looks at per kind; the next sweep takes the rest.
 SWEEP_BATCH = 500
+# How long a row written ``enqueued`` may wait for its push before the sweeper calls it
+# lost; the push follows the commit within milliseconds.
+HAND_OVER_GRACE = timedelta(seconds=30)
 _hooks_installed = False
 
 
-def record(name: str, *, available_at: datetime | None = None, **args: int | str) -> OutboxJob:
+def record(name: str, *, available_at: datetime | None = None, **args: int | str) -> None:
     """Add a job to the current transaction; it runs only if the transaction commits.
 
     ``args`` are ids and names only (never payloads or secrets). ``available_at`` delays
-    the job: it is then left to the sweeper instead of being handed over at commit.
+    the job: it is then left to the sweeper instead of being handed over at commit. The
+    jobs recorded in a transaction are written together, in one ``INSERT``, just before
+    it commits.
     """
     from webriskops.jobs.tasks import TASKS
 
     if name not in TASKS:
         raise ValueError(f"unknown job {name!r}")
-    job = OutboxJob(name=name, args=args, state="pending", attempts=0)
-    due = available_at is None or available_at <= utcnow()
-    if available_at is not None:
-        job.available_at = available_at
-    db.session.add(job)
-    db.session.info.setdefault(_NEW, []).append((job, due))
-    return job
+    now = utcnow()
+    due = available_at is None or available_at <= now
+    queued = due and bool(current_app.config.get("REDIS_URL"))
+    row = {
+        "name": name,
+        "args": args,
+        "state": "enqueued" if queued else "pending",
+        "attempts": 0,
+        "available_at": available_at or now,
+        "created_at": now,
+        "enqueued_at": now if queued else None,
+    }
+    db.session.info.setdefault(_RECORDED, []).append((row, due))
 
 
 def install_session_hooks() -> None:
-    """Move recorded jobs to "ready" on commit and drop them on rollback (once per process)."""
+    """Write recorded jobs at commit, make them ready after it, forget them on rollback.
+
+    Installed once per process, for every session.
+    """
     global _hooks_installed
     if _hooks_installed:
         return
     _hooks_installed = True
 
+    @event.listens_for(Session, "before_commit")
+    def _write_recorded(session: Session) -> None:
+        recorded = session.info.pop(_RECORDED, None)
+        if recorded:
+            table = OutboxJob.__table__
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            ids = session.connection().execute(statement, [row for row, _ in recorded]).scalars()
+            due = [job_id for job_id, (_, due) in zip(ids, recorded, strict=True) if due]
+            session.info.setdefault(_NEW, []).extend(due)
+
     @event.listens_for(Session, "after_commit")
     def _after_commit(session: Session) -> None:
-        new = session.info.pop(_NEW, None)
-        if new:
-            # The identity key needs no query, even though commit expired the objects.
-            ready = [inspect(job).identity[0] for job, due in new if due]
-            session.info.setdefault(_READY, []).extend(ready)
+        if new := session.info.pop(_NEW, None):
+            session.info.setdefault(_READY, []).extend(new)
 
     @event.listens_for(Session, "after_soft_rollback")
     def _after_rollback(session: Session, _previous) -> None:
+        session.info.pop(_RECORDED, None)
         session.info.pop(_NEW, None)
 
 
@@ -86,21 +113,9 @@ def dispatch_ready() -> int:
 
 
 def _hand_over_fresh(ids: list[int]) -> int:
-    """Mark and enqueue just-committed rows as one batch: one UPDATE, one Redis round trip."""
-    from webriskops.database import is_postgresql
+    """Push just-committed rows (written ``enqueued``) to RQ in one Redis round trip."""
     from webriskops.jobs import queue
 
-    if is_postgresql():
-        # Bookkeeping only: if this mark is lost in a crash the rows read "pending" and the
-        # sweeper hands them over again (RQ job ids keep that single), so the commit need
-        # not wait for the WAL flush.
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    db.session.execute(
-        update(OutboxJob)
-        .where(OutboxJob.id.in_(ids), OutboxJob.state == "pending")
-        .values(state="enqueued", enqueued_at=utcnow())
-    )
-    db.session.commit()
     try:
         queue.enqueue_fresh(ids)
     except Exception as error:  # noqa: BLE001 - the sweeper hands them over later
@@ -141,25 +156,28 @@ def _lost_jobs() -> list[int]:
     """
     from webriskops.jobs import queue, runner
 
-    enqueued = list(
-        db.session.scalars(
-            select(OutboxJob.id)
+    enqueued = dict(
+        db.session.execute(
+            select(OutboxJob.id, OutboxJob.enqueued_at)
             .where(OutboxJob.state == "enqueued")
             .order_by(OutboxJob.id)
             .limit(SWEEP_BATCH)
-        )
+        ).all()
     )
     if not enqueued:
         return []
     try:
-        statuses = queue.statuses(enqueued)
+        statuses = queue.statuses(list(enqueued))
     except Exception as error:  # noqa: BLE001 - Redis down: nothing to compare with now
         log.warning("queue unavailable, lost jobs not checked: %s", type(error).__name__)
         return []
+    recent = utcnow() - HAND_OVER_GRACE
     lost = []
     for outbox_id, status in statuses.items():
         if status in queue.WAITING:
             continue
+        if status is None and enqueued[outbox_id] and as_utc(enqueued[outbox_id]) > recent:
+            continue  # committed a moment ago; its push may still be on the way
         if status == "started" and runner.is_running(outbox_id) is not False:
             continue
         lost.append(outbox_id)

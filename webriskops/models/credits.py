@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, update
+from sqlalchemy import CheckConstraint, ForeignKey, String, insert, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webriskops.extensions import db
@@ -86,21 +86,24 @@ def reserve_credit(organization_id: int, scan_run_id: int) -> None:
 def settle_credit(organization_id: int, scan_run_id: int, *, consumed: bool) -> None:
     """Consume (completed run) or restore (failed run) the credit a run reserved.
 
-    The ledger row is flushed first: a second settlement of the same run violates the
-    unique ``settles_run_id`` and the whole transaction fails before any total moves.
+    The ledger row goes first: a second settlement of the same run violates the unique
+    ``settles_run_id`` and the whole transaction fails before any total moves. Plain
+    table statements on the session's connection: this runs once per postback, and
+    nothing here needs the ORM's unit of work.
     """
-    db.session.add(
-        CreditEntry(
+    connection = db.session.connection()
+    connection.execute(
+        insert(CreditEntry.__table__).values(
             organization_id=organization_id,
             kind="consume" if consumed else "restore",
             amount=0 if consumed else 1,
             settles_run_id=scan_run_id,
         )
     )
-    db.session.flush()
-    values = {"reserved_credits": Organization.reserved_credits - 1}
+    organizations = Organization.__table__
+    values = {"reserved_credits": organizations.c.reserved_credits - 1}
     if not consumed:
-        values["credits"] = Organization.credits + 1
-    db.session.execute(
-        update(Organization).where(Organization.id == organization_id).values(**values)
+        values["credits"] = organizations.c.credits + 1
+    connection.execute(
+        update(organizations).where(organizations.c.id == organization_id).values(**values)
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -79,17 +81,27 @@ class ScanRun(db.Model):
 
     def counters(self) -> dict[str, int | float | None]:
         """The run's counters as the API names them."""
-        score = self.risk_score
-        if score is not None and float(score).is_integer():
-            score = int(score)
-        return {
-            "pagesScanned": self.pages_scanned,
-            "issuesCount": self.issues_count,
-            "highCount": self.high_count,
-            "mediumCount": self.medium_count,
-            "lowCount": self.low_count,
-            "riskScore": score,
-        }
+        return api_counters({column: getattr(self, column) for column in COUNTER_COLUMNS})
+
+
+# The counter columns of ``scan_runs`` and the names the API gives them.
+COUNTER_COLUMNS = {
+    "pages_scanned": "pagesScanned",
+    "issues_count": "issuesCount",
+    "high_count": "highCount",
+    "medium_count": "mediumCount",
+    "low_count": "lowCount",
+    "risk_score": "riskScore",
+}
+
+
+def api_counters(columns: Mapping[str, Any]) -> dict[str, int | float | None]:
+    """Counters as the API names them, from a run's column values (an object's or a row's)."""
+    counters = {name: columns[column] for column, name in COUNTER_COLUMNS.items()}
+    score = counters["riskScore"]
+    if score is not None and float(score).is_integer():
+        counters["riskScore"] = int(score)
+    return counters
 
 
 class ScanPage(db.Model):
