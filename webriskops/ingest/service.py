@@ -91,9 +91,16 @@ _RUNS = ScanRun.__table__
 
 
 def _lock_run(scan_run_id: int) -> Mapping[str, Any]:
-    """The run's columns, locked for this transaction, and its ``organization_id``."""
+    """What a postback reads of the run, locked for this transaction."""
+    counters = [_RUNS.c[column] for column in COUNTER_COLUMNS]
     query = (
-        select(_RUNS, Project.__table__.c.organization_id)
+        select(
+            _RUNS.c.id,
+            _RUNS.c.status,
+            _RUNS.c.started_at,
+            *counters,
+            Project.__table__.c.organization_id,
+        )
         .join(Project.__table__, Project.__table__.c.id == _RUNS.c.project_id)
         .where(_RUNS.c.id == scan_run_id)
     )
@@ -112,7 +119,7 @@ def _lock_run(scan_run_id: int) -> Mapping[str, Any]:
 
 
 def _update_run(run: Mapping[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """Write ``changes`` to the locked run; return its columns as they now are."""
+    """Write ``changes`` to the locked run; return what was read of it, updated."""
     db.session.connection().execute(
         update(_RUNS).where(_RUNS.c.id == run["id"]).values(**changes, updated_at=utcnow())
     )
@@ -136,7 +143,7 @@ def _store_completed(run: Mapping[str, Any], result: dict) -> tuple[dict[str, An
     page_rows = [
         _page_row(run_id, position, entry, redact) for position, entry in enumerate(entries)
     ]
-    page_ids = insert_rows(ScanPage, page_rows)
+    page_ids = insert_rows(ScanPage, page_rows, key="position")
 
     artifact_rows: dict[str, dict] = {}
     issues_by_fingerprint: dict[str, dict] = {}
@@ -158,7 +165,9 @@ def _store_completed(run: Mapping[str, Any], result: dict) -> tuple[dict[str, An
 
     insert_rows(Artifact, list(artifact_rows.values()))
     rows = list(issues_by_fingerprint.values())
-    issue_ids = dict(zip(issues_by_fingerprint, insert_rows(Issue, rows), strict=True))
+    issue_ids = dict(
+        zip(issues_by_fingerprint, insert_rows(Issue, rows, key="fingerprint"), strict=True)
+    )
     insert_rows(
         IssueOccurrence,
         [
