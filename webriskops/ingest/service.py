@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from webriskops.database import begin_write, is_postgresql
 from webriskops.errors import ApiError
@@ -86,28 +86,35 @@ def ingest_result(result: dict, *, key: str | None, body_hash: str) -> Accepted:
 
 # The hot path reads and writes ``scan_runs`` with table statements, not ORM objects: one
 # postback touches the run once, and the unit of work's bookkeeping would cost more than
-# the statements themselves.
+# the statements themselves. The statements are built once; only their values change.
 _RUNS = ScanRun.__table__
+_PROJECTS = Project.__table__
+_READ_RUN = (
+    select(
+        _RUNS.c.id,
+        _RUNS.c.status,
+        _RUNS.c.started_at,
+        *(_RUNS.c[column] for column in COUNTER_COLUMNS),
+        _PROJECTS.c.organization_id,
+    )
+    .join(_PROJECTS, _PROJECTS.c.id == _RUNS.c.project_id)
+    .where(_RUNS.c.id == bindparam("scan_run_id"))
+)
+# Serialises postbacks for the same run: the second waits, then sees a terminal run.
+_LOCK_RUN = _READ_RUN.with_for_update(of=_RUNS)
+# The SET clause is made of the keys passed with each execution.
+_UPDATE_RUN = update(_RUNS).where(_RUNS.c.id == bindparam("scan_run_id"))
 
 
 def _lock_run(scan_run_id: int) -> Mapping[str, Any]:
-    """What a postback reads of the run, locked for this transaction."""
-    counters = [_RUNS.c[column] for column in COUNTER_COLUMNS]
-    query = (
-        select(
-            _RUNS.c.id,
-            _RUNS.c.status,
-            _RUNS.c.started_at,
-            *counters,
-            Project.__table__.c.organization_id,
-        )
-        .join(Project.__table__, Project.__table__.c.id == _RUNS.c.project_id)
-        .where(_RUNS.c.id == scan_run_id)
-    )
-    if is_postgresql():
-        # Serialises postbacks for the same run: the second waits, then sees a terminal run.
-        query = query.with_for_update(of=_RUNS)
-    row = db.session.connection().execute(query).mappings().one_or_none()
+    """What a postback reads of the run, locked for this transaction.
+
+    PostgreSQL locks the row; SQLite has no row locks, and ``begin_write`` has already
+    taken its database-wide write lock.
+    """
+    query = _LOCK_RUN if is_postgresql() else _READ_RUN
+    connection = db.session.connection()
+    row = connection.execute(query, {"scan_run_id": scan_run_id}).mappings().one_or_none()
     if row is None:
         raise ApiError(
             422,
@@ -120,9 +127,8 @@ def _lock_run(scan_run_id: int) -> Mapping[str, Any]:
 
 def _update_run(run: Mapping[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """Write ``changes`` to the locked run; return what was read of it, updated."""
-    db.session.connection().execute(
-        update(_RUNS).where(_RUNS.c.id == run["id"]).values(**changes, updated_at=utcnow())
-    )
+    values = {**changes, "updated_at": utcnow(), "scan_run_id": run["id"]}
+    db.session.connection().execute(_UPDATE_RUN, values)
     return {**run, **changes}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, insert, update
+from sqlalchemy import CheckConstraint, ForeignKey, String, bindparam, insert, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webriskops.extensions import db
@@ -88,22 +88,28 @@ def settle_credit(organization_id: int, scan_run_id: int, *, consumed: bool) -> 
 
     The ledger row goes first: a second settlement of the same run violates the unique
     ``settles_run_id`` and the whole transaction fails before any total moves. Plain
-    table statements on the session's connection: this runs once per postback, and
-    nothing here needs the ORM's unit of work.
+    table statements, built once, on the session's connection: this runs once per
+    postback, and nothing here needs the ORM's unit of work.
     """
     connection = db.session.connection()
     connection.execute(
-        insert(CreditEntry.__table__).values(
-            organization_id=organization_id,
-            kind="consume" if consumed else "restore",
-            amount=0 if consumed else 1,
-            settles_run_id=scan_run_id,
-        )
+        _SETTLE,
+        {
+            "organization_id": organization_id,
+            "kind": "consume" if consumed else "restore",
+            "amount": 0 if consumed else 1,
+            "settles_run_id": scan_run_id,
+            "created_at": utcnow(),
+        },
     )
-    organizations = Organization.__table__
-    values = {"reserved_credits": organizations.c.reserved_credits - 1}
-    if not consumed:
-        values["credits"] = organizations.c.credits + 1
-    connection.execute(
-        update(organizations).where(organizations.c.id == organization_id).values(**values)
-    )
+    connection.execute(_CONSUMED if consumed else _RESTORED, {"org_id": organization_id})
+
+
+_ORGANIZATIONS = Organization.__table__
+_SETTLE = insert(CreditEntry.__table__)
+_CONSUMED = (
+    update(_ORGANIZATIONS)
+    .where(_ORGANIZATIONS.c.id == bindparam("org_id"))
+    .values(reserved_credits=_ORGANIZATIONS.c.reserved_credits - 1)
+)
+_RESTORED = _CONSUMED.values(credits=_ORGANIZATIONS.c.credits + 1)
