@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from webriskops.database import begin_write
@@ -62,6 +64,8 @@ def claim(key: str, body_hash: str) -> Replay | None:
     """
     config = current_app.config
     now = utcnow()
+    if _insert_new(key, body_hash, now, config["IDEMPOTENCY_TTL_SECONDS"]):
+        return None
     for _attempt in range(3):
         begin_write()
         record = db.session.get(IdempotencyRecord, key)
@@ -118,6 +122,34 @@ def claim(key: str, body_hash: str) -> Replay | None:
     raise _conflict()
 
 
+def _insert_new(key: str, body_hash: str, now: datetime, ttl_seconds: int) -> bool:
+    """The common case in one statement: claim a key nobody has used; False if taken."""
+    begin_write()
+    table = IdempotencyRecord.__table__
+    dialect = db.engine.dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(table).on_conflict_do_nothing(index_elements=[table.c.key]).returning(table.c.key)
+    )
+    inserted = (
+        db.session.connection()
+        .execute(
+            statement,
+            {
+                "key": key,
+                "request_hash": body_hash,
+                "state": "processing",
+                "locked_at": now,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=ttl_seconds),
+            },
+        )
+        .first()
+    )
+    db.session.commit()
+    return inserted is not None
+
+
 def _conflict() -> ApiError:
     return ApiError(
         409,
@@ -129,11 +161,15 @@ def _conflict() -> ApiError:
 
 def complete(key: str, status: int, body: bytes) -> None:
     """Store the answer with the postback's own transaction (not committed here)."""
-    db.session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.key == key)
-        .values(state="completed", response_status=status, response_body=body.decode())
-    )
+    answer = {"response_status": status, "response_body": body.decode()}
+    db.session.connection().execute(_COMPLETE, {"idempotency_key": key, **answer})
+
+
+_COMPLETE = (
+    update(IdempotencyRecord.__table__)
+    .where(IdempotencyRecord.__table__.c.key == bindparam("idempotency_key"))
+    .values(state="completed")
+)
 
 
 def release(key: str) -> None:
