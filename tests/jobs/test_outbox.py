@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import pytest
 from rq import Queue
 from sqlalchemy import update
 
@@ -20,6 +21,8 @@ from webriskops.models import OutboxJob, ScanRun
 from webriskops.models.base import utcnow
 from webriskops.storage import storage
 
+# What a postback records, and what that job fans out into in a worker.
+FINISH = "finish_scan_run"
 COMPLETED_JOBS = ["redact_snapshots", "collect_artifacts", "generate_report", "send_webhooks"]
 FAILED_JOBS = ["collect_artifacts", "automate_failure", "send_webhooks"]
 
@@ -58,17 +61,19 @@ def test_jobs_are_enqueued_only_after_commit_and_run_by_a_worker(
     monkeypatch.setattr(queue, "enqueue_fresh", enqueue_and_look)
     response = post(payloads.completed(run.id))
     assert response.status_code == 202
-    assert seen == [("completed", True)] * 4
+    assert seen == [("completed", True)]
     rows = outbox_rows()
-    assert [row.name for row in rows] == COMPLETED_JOBS
-    assert {row.state for row in rows} == {"enqueued"}
-    assert len(queued_ids()) == 4
+    assert [(row.name, row.state) for row in rows] == [(FINISH, "enqueued")]
+    assert len(queued_ids()) == 1
 
     work()
 
     rows = outbox_rows()
+    assert [row.name for row in rows][:5] == [FINISH, *COMPLETED_JOBS]
     assert {row.state for row in rows} == {"done"}
     assert all(row.attempts == 1 for row in rows)
+    # The fanned-out jobs, too, were visible to other connections when enqueued.
+    assert seen == [("completed", True)] * len(rows)
     run = db.session.get(ScanRun, run.id)
     assert run.report_status == "ready"
     assert b"[REDACTED:" in storage().get(f"scan-runs/{run.id}/page-0.html")
@@ -120,7 +125,7 @@ def test_a_redis_outage_during_postbacks_loses_no_job(app, post, make_run, runne
     assert post(payloads.completed(runs[2].id)).status_code == 202
     assert time.monotonic() - started < 10
     rows = outbox_rows()
-    assert len(rows) == 4 + 3 + 4
+    assert [row.name for row in rows] == [FINISH] * 3
     assert {row.state for row in rows} == {"pending"}
 
     # Redis back: the sweeper hands everything over, once.
@@ -129,13 +134,14 @@ def test_a_redis_outage_during_postbacks_loses_no_job(app, post, make_run, runne
     assert queued_ids() == []
     result = runner.invoke(args=["jobs", "sweep"])
     assert result.exit_code == 0, repr(result.exception)
-    assert result.output == '{"enqueued":11}\n'
-    assert orjson.loads(result.output) == {"enqueued": 11}
-    assert len(queued_ids()) == 11
+    assert result.output == '{"enqueued":3}\n'
+    assert orjson.loads(result.output) == {"enqueued": 3}
+    assert len(queued_ids()) == 3
     assert runner.invoke(args=["jobs", "sweep"]).output == '{"enqueued":0}\n'
 
     work()
     rows = outbox_rows()
+    assert len(rows) == 3 + 4 + 3 + 4 + 2  # 3 fan-outs, their jobs, 2 report.ready
     assert {row.state for row in rows} == {"done"}
     assert all(row.attempts == 1 for row in rows)
     db.session.rollback()
@@ -149,13 +155,15 @@ def test_a_job_handed_over_twice_runs_once(app, post, make_run):
     post(payloads.completed(run.id))
     for row in outbox_rows():
         queue.enqueue_outbox_job(row.id)  # a second hand-over of a waiting job is a no-op
-    assert len(queued_ids()) == 4
+    assert len(queued_ids()) == 1
     work()
     ids = [row.id for row in outbox_rows()]
     for outbox_id in ids:
         queue.enqueue_outbox_job(outbox_id)  # finished jobs are replaced: they run again
     work()
     rows = outbox_rows()
+    assert [row.name for row in rows][:5] == [FINISH, *COMPLETED_JOBS]
+    assert len(rows) == 6  # the fan-out ran again as a job but recorded nothing twice
     assert {row.state for row in rows} == {"done"}
     assert all(row.attempts == 1 for row in rows)  # the second run was skipped as done
 
@@ -207,9 +215,11 @@ def test_the_sweeper_replaces_a_job_redis_lost(app, post, make_run):
     queue.connection().flushdb()  # Redis restarted empty
     assert outbox.sweep() == 0  # within the grace: the push might still be on its way
     age_hand_overs()
-    assert outbox.sweep() == 3
+    assert outbox.sweep() == 1
     work()
-    assert {row.state for row in outbox_rows()} == {"done"}
+    rows = outbox_rows()
+    assert [row.name for row in rows] == [FINISH, *FAILED_JOBS]
+    assert {row.state for row in rows} == {"done"}
 
 
 def test_jobs_committed_but_never_pushed_are_handed_over_by_the_sweeper(
@@ -220,16 +230,17 @@ def test_jobs_committed_but_never_pushed_are_handed_over_by_the_sweeper(
     # The process dies between the commit and the push to Redis.
     monkeypatch.setattr(queue, "enqueue_fresh", lambda outbox_ids: None)
     assert post(payloads.completed(run.id)).status_code == 202
-    assert {row.state for row in outbox_rows()} == {"enqueued"}
+    assert [(row.name, row.state) for row in outbox_rows()] == [(FINISH, "enqueued")]
     assert queued_ids() == []
     monkeypatch.undo()
 
     age_hand_overs()
-    assert outbox.sweep() == 4
+    assert outbox.sweep() == 1
     work()
     rows = outbox_rows()
+    assert [row.name for row in rows][:5] == [FINISH, *COMPLETED_JOBS]
     assert {row.state for row in rows} == {"done"}
-    assert [row.attempts for row in rows[:4]] == [1, 1, 1, 1]
+    assert all(row.attempts == 1 for row in rows)
 
 
 def age_hand_overs() -> None:
@@ -248,8 +259,31 @@ def test_jobs_run_in_process_without_redis(app, post, make_run, monkeypatch):
     upload_artifacts(run.id)
     assert post(payloads.completed(run.id)).status_code == 202
     rows = outbox_rows()
-    assert [row.name for row in rows] == [*COMPLETED_JOBS, "send_webhooks"]
+    assert [row.name for row in rows] == [FINISH, *COMPLETED_JOBS, "send_webhooks"]
     assert {row.state for row in rows} == {"done"}
     assert "redis" not in app.extensions  # Redis was never asked
     db.session.rollback()
     assert db.session.get(ScanRun, run.id).report_status == "ready"
+
+
+def test_the_fan_out_commits_its_jobs_with_its_done_mark(app, post, make_run, monkeypatch):
+    run = make_run()
+    post(payloads.completed(run.id))
+    (finish,) = outbox_rows()
+    set_state = job_runner._set
+
+    def crash_before_done(outbox_id: int, **values: Any) -> None:
+        if values.get("state") == "done":
+            raise RuntimeError("worker killed before the done mark")
+        set_state(outbox_id, **values)
+
+    monkeypatch.setattr(job_runner, "_set", crash_before_done)
+    with pytest.raises(RuntimeError):
+        job_runner.run(finish.id)
+    db.session.rollback()
+    assert [row.name for row in outbox_rows()] == [FINISH]  # nothing fanned out yet
+
+    monkeypatch.undo()
+    assert job_runner.run(finish.id) == "done"
+    assert job_runner.run(finish.id) == "skipped"
+    assert [row.name for row in outbox_rows()] == [FINISH, *COMPLETED_JOBS]

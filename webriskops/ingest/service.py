@@ -2,7 +2,8 @@
 
 The service knows nothing of HTTP. ``ingest_result`` locks the run, decides between
 duplicate, completed and failed, writes everything in one transaction together with
-the outbox rows of the after-commit work, and returns the 202 body.
+the outbox row of the after-commit work (``finish_scan_run``, which fans out into the
+run's jobs in a worker), and returns the 202 body.
 """
 
 from __future__ import annotations
@@ -185,9 +186,7 @@ def _store_completed(run: Mapping[str, Any], result: dict) -> tuple[dict[str, An
     counters = _counters(result.get("counters") or {}, len(page_rows), issues_by_fingerprint)
     now = utcnow()
     settle_credit(run["organization_id"], run_id, consumed=True)
-    for job in ("redact_snapshots", "collect_artifacts", "generate_report"):
-        outbox.record(job, scan_run_id=run_id)
-    outbox.record("send_webhooks", event="scan_run.completed", scan_run_id=run_id)
+    outbox.record("finish_scan_run", scan_run_id=run_id)
     changes = {
         "status": "completed",
         "credit_state": "consumed",
@@ -204,9 +203,7 @@ def _store_failed(run: Mapping[str, Any], error: dict) -> dict[str, Any]:
     redact = redactor()
     now = utcnow()
     settle_credit(run["organization_id"], run["id"], consumed=False)
-    outbox.record("collect_artifacts", scan_run_id=run["id"])
-    outbox.record("automate_failure", scan_run_id=run["id"])
-    outbox.record("send_webhooks", event="scan_run.failed", scan_run_id=run["id"])
+    outbox.record("finish_scan_run", scan_run_id=run["id"])
     return {
         "status": "failed",
         "credit_state": "restored",

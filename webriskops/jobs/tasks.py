@@ -1,5 +1,7 @@
 """The jobs that run after a postback commits. Each takes ids, reloads state and is idempotent.
 
+- ``finish_scan_run``: the one job a postback records; it records the run's
+  after-commit work below as jobs of their own (``FOLLOW_UPS``).
 - ``redact_snapshots``: rewrite each stored HTML snapshot of a run with the text
   redaction rules applied, and stamp ``Artifact.redacted_at``.
 - ``collect_artifacts``: delete objects under ``scan-runs/<id>/`` that no stored page,
@@ -27,6 +29,38 @@ from webriskops.models.webhooks import OwnerNotification
 from webriskops.storage import storage
 
 log = logging.getLogger(__name__)
+
+
+# The after-commit work of a finished run, by its status (API.md 3.4 and 3.5).
+FOLLOW_UPS: dict[str, tuple[tuple[str, dict[str, str]], ...]] = {
+    "completed": (
+        ("redact_snapshots", {}),
+        ("collect_artifacts", {}),
+        ("generate_report", {}),
+        ("send_webhooks", {"event": "scan_run.completed"}),
+    ),
+    "failed": (
+        ("collect_artifacts", {}),
+        ("automate_failure", {}),
+        ("send_webhooks", {"event": "scan_run.failed"}),
+    ),
+}
+
+
+def finish_scan_run(scan_run_id: int) -> None:
+    """Record the after-commit work of a finished run as jobs of their own.
+
+    A postback records only this job, so the web process hands one job to the queue
+    instead of four (each RQ job costs as much CPU as a SQL statement or two); the
+    work fans out here, in a worker. Nothing is committed here: the runner commits the
+    recorded jobs together with this job's "done" mark, so running it again after a
+    crash records nothing twice.
+    """
+    from webriskops.jobs import outbox
+
+    status = db.session.scalar(select(ScanRun.status).where(ScanRun.id == scan_run_id))
+    for name, args in FOLLOW_UPS.get(status, ()):
+        outbox.record(name, scan_run_id=scan_run_id, **args)
 
 
 def redact_snapshots(scan_run_id: int) -> None:
@@ -202,6 +236,7 @@ def deliver_webhook(delivery_id: int, attempt: int = 1) -> None:
 
 
 TASKS: dict[str, Callable[..., None]] = {
+    "finish_scan_run": finish_scan_run,
     "redact_snapshots": redact_snapshots,
     "collect_artifacts": collect_artifacts,
     "generate_report": generate_report,
