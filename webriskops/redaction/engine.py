@@ -190,6 +190,9 @@ class Redactor:
             key=len,
             reverse=True,
         )
+        # ``bytes in`` is a fast substring search: it tells the texts without any literal
+        # (nearly all of them) before the regex that finds and replaces them is run.
+        self._literal_forms = tuple(literals)
         self._literals = (
             re2.compile(b"|".join(re2.escape(s) for s in literals)) if literals else None
         )
@@ -247,7 +250,7 @@ class Redactor:
 
     def _redact_once(self, data: bytes) -> bytes:
         spans: list[tuple[int, int, str]] = []
-        if self._literals is not None:
+        if self._literals is not None and any(form in data for form in self._literal_forms):
             spans.extend(
                 (m.start(), m.end(), "scanner_secret") for m in self._literals.finditer(data)
             )
