@@ -15,7 +15,8 @@ PostgreSQL with the flags below, and measures:
 Jobs are only enqueued to Redis (database 14, flushed before and after), as production
 runs with separate RQ workers; ``--inline-jobs`` leaves ``REDIS_URL`` unset so the jobs
 run in the worker after commit and are counted. The table is printed and written to
-``bench/RESULTS.md``; ``--profile`` prints where a large postback's time goes instead.
+``bench/RESULTS.md`` and into the README's results block; ``--profile`` prints where a
+large postback's time goes instead.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ from bench.ingest import (
     with_cpu,
 )
 
+DEFAULT_RESULTS = ROOT / "bench" / "RESULTS.md"
+# The default run also refreshes this block of the project README.
+README = ROOT / "README.md"
+README_START, README_END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
 WORKER_COUNTS = (1, 2, 4)
 LARGE_SHAPES = ((1000, 10), (100, 100))
 TARGET_RATE = 150
@@ -77,7 +82,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--top", type=int, default=15, help="profile entries to list")
     parser.add_argument("--profile-singles", type=int, default=200, help="single postbacks")
     parser.add_argument("--no-redaction", action="store_true", help="skip redaction_bench.py")
-    parser.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"))
+    parser.add_argument("--results", default=str(DEFAULT_RESULTS))
     return parser.parse_args(argv)
 
 
@@ -458,6 +463,20 @@ def benchmark(args: argparse.Namespace) -> None:
     )
     Path(args.results).write_text("\n".join(report.lines) + "\n")
     progress(f"wrote {args.results}")
+    if Path(args.results) == DEFAULT_RESULTS:
+        update_readme(report.lines)
+        progress(f"updated the results in {README}")
+
+
+def update_readme(lines: list[str]) -> None:
+    """Put the report between the README's result markers, its headings one level down."""
+    text = README.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        progress(f"{README} has no {README_START} … {README_END} block; left as it is")
+        return
+    body = "\n".join("###" + line if line.startswith("#") else line for line in lines)
+    README.write_text(text[: start + len(README_START)] + "\n" + body + "\n" + text[end:])
 
 
 def main(argv: list[str]) -> None:
