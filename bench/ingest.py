@@ -499,11 +499,7 @@ def closed_loop(port: int, bodies: list[bytes], concurrency: int) -> LoadResult:
             client.close()
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(sender, concurrency)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -540,13 +536,18 @@ def fixed_rate(port: int, bodies: list[bytes], rate: float, senders: int = 64) -
         finally:
             client.close()
 
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
+    run_threads(sender, senders)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def run_threads(target: Callable[[], None], count: int) -> None:
+    """Run ``target`` in ``count`` threads at once and wait for all of them."""
+    threads = [threading.Thread(target=target, daemon=True) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    result.seconds = time.perf_counter() - start
-    return result
 
 
 # --- measurements -------------------------------------------------------------------------
