@@ -31,8 +31,8 @@ def parse_boolean(name: str, default: bool = False) -> bool:
     raise ValueError(f"{name} must be one of 1/0/true/false/yes/no/on/off, not {raw!r}")
 
 
-def parse_int(name: str, default: int) -> int:
-    """Read a positive integer environment variable."""
+def parse_int(name: str, default: int, minimum: int = 1) -> int:
+    """Read an integer environment variable of at least ``minimum``."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -40,8 +40,8 @@ def parse_int(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, not {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, not {value}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
     return value
 
 
@@ -95,6 +95,10 @@ class Config:
     IDEMPOTENCY_TTL_SECONDS = parse_int("WRO_IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
     # A key left "in flight" by a crashed process is released after this long.
     IDEMPOTENCY_LOCK_SECONDS = parse_int("WRO_IDEMPOTENCY_LOCK_SECONDS", 120)
+
+    # How many proxies in front of the app to believe about the client's address and
+    # scheme (X-Forwarded-For/-Proto); Heroku's router is one. 0: believe none.
+    TRUSTED_PROXIES = parse_int("WRO_TRUSTED_PROXIES", 0, minimum=0)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from config import database_url, parse_boolean, parse_rate_limit
+from config import database_url, parse_boolean, parse_int, parse_rate_limit
 from tests import payloads
 
 
@@ -36,6 +36,11 @@ def test_bad_settings_fail_loudly(monkeypatch):
     with pytest.raises(ValueError, match="WRO_SCANNER_RATE_LIMIT"):
         parse_rate_limit("lots")
     assert parse_rate_limit("600/minute") == "600/minute"
+    monkeypatch.setenv("WRO_TRUSTED_PROXIES", "-1")
+    with pytest.raises(ValueError, match="WRO_TRUSTED_PROXIES must be at least 0"):
+        parse_int("WRO_TRUSTED_PROXIES", 0, minimum=0)
+    monkeypatch.setenv("WRO_TRUSTED_PROXIES", "0")
+    assert parse_int("WRO_TRUSTED_PROXIES", 1, minimum=0) == 0
 
 
 def test_postgres_scheme_works_end_to_end(pg_url, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_environment
 
@@ -23,6 +24,10 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config)
     app.json.sort_keys = False
+    if proxies := app.config["TRUSTED_PROXIES"]:
+        # Behind a router every request comes from the router's address: login throttling
+        # would lump all customers together. Believe only the hops we were told about.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     from webriskops import database, errors, health, jobs, observability, ratelimit, storage
     from webriskops.auth.scanner import configured_secrets

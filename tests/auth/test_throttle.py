@@ -15,9 +15,10 @@ def user(make_org, make_user) -> User:
     return make_user(make_org(), "person@example.com", "owner", PASSWORD)
 
 
-def _post_login(client, email: str, password: str):
+def _post_login(client, email: str, password: str, headers: dict[str, str] | None = None):
     token = client.csrf_token()
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    data = {"email": email, "password": password, "csrf_token": token}
+    return client.post("/login", data=data, headers=headers or {})
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -51,3 +52,24 @@ def test_successful_login_clears_the_failures(user, web):
     for _ in range(4):
         assert _post_login(fresh, "person@example.com", "wrong").status_code == 401
     assert _post_login(fresh, "person@example.com", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("app_overrides", [{"TRUSTED_PROXIES": 1}], indirect=False)
+def test_behind_a_trusted_proxy_the_forwarded_client_address_is_throttled(user, web):
+    attacker = {"X-Forwarded-For": "203.0.113.7"}
+    client = web()
+    for _ in range(5):
+        assert _post_login(client, "person@example.com", "wrong", attacker).status_code == 401
+    assert _post_login(client, "person@example.com", PASSWORD, attacker).status_code == 429
+    # The router's address is the same for everyone; the customer's own is not blocked.
+    customer = {"X-Forwarded-For": "198.51.100.9"}
+    assert _post_login(web(), "person@example.com", PASSWORD, customer).status_code == 302
+
+
+def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(user, web):
+    client = web()
+    for attempt in range(5):
+        forged = {"X-Forwarded-For": f"203.0.113.{attempt}"}
+        assert _post_login(client, "person@example.com", "wrong", forged).status_code == 401
+    forged = {"X-Forwarded-For": "198.51.100.9"}
+    assert _post_login(client, "person@example.com", PASSWORD, forged).status_code == 429
