@@ -134,10 +134,10 @@ def test_a_redis_outage_during_postbacks_loses_no_job(app, post, make_run, runne
     assert queued_ids() == []
     result = runner.invoke(args=["jobs", "sweep"])
     assert result.exit_code == 0, repr(result.exception)
-    assert result.output == '{"enqueued":3}\n'
-    assert orjson.loads(result.output) == {"enqueued": 3}
+    assert result.stdout == '{"enqueued":3}\n'
+    assert orjson.loads(result.stdout) == {"enqueued": 3}
     assert len(queued_ids()) == 3
-    assert runner.invoke(args=["jobs", "sweep"]).output == '{"enqueued":0}\n'
+    assert runner.invoke(args=["jobs", "sweep"]).stdout == '{"enqueued":0}\n'
 
     work()
     rows = outbox_rows()

@@ -9,9 +9,9 @@ import re
 def test_demo_login_lands_on_a_populated_report(runner, web):
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
-    info = json.loads(result.output.strip().splitlines()[-1])
+    info = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(info) >= {"organizationId", "projectId", "scanRunId", "login", "report"}
-    again = json.loads(runner.invoke(args=["demo"]).output.strip().splitlines()[-1])
+    again = json.loads(runner.invoke(args=["demo"]).stdout.strip().splitlines()[-1])
     assert again == info  # a second run reports the same data instead of duplicating it
 
     client = web()

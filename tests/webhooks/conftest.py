@@ -86,7 +86,7 @@ def add_endpoint(runner, org_id: int, url: str) -> tuple[int, str]:
 
     result = runner.invoke(args=["webhooks", "add", str(org_id), url])
     assert result.exit_code == 0, result.output
-    data = orjson.loads(result.output)
+    data = orjson.loads(result.stdout)  # stdout only: the CLI prints one JSON object there
     return data["webhookId"], data["secret"]
 
 

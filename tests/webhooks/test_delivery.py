@@ -30,13 +30,13 @@ def test_webhooks_add_prints_the_id_and_the_secret_once(app, runner, make_org):
     org = make_org()
     result = runner.invoke(args=["webhooks", "add", str(org.id), "https://hooks.example.com/x"])
     assert result.exit_code == 0, result.output
-    data = orjson.loads(result.output)
+    data = orjson.loads(result.stdout)  # stdout only: the CLI prints one JSON object there
     assert list(data) == ["webhookId", "secret"]
     assert data["secret"].startswith("whsec_")
     assert len(base64.b64decode(data["secret"][6:])) == 32
     listed = runner.invoke(args=["webhooks", "list", str(org.id)])
     assert data["secret"] not in listed.output
-    assert orjson.loads(listed.output)["webhooks"][0]["url"] == "https://hooks.example.com/x"
+    assert orjson.loads(listed.stdout)["webhooks"][0]["url"] == "https://hooks.example.com/x"
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ def test_delivery_is_given_up_after_the_schedule_and_shown_as_failed(
     )
     outcomes = [a.outcome for a in attempts()]
     assert outcomes == ["retry"] * (service.MAX_ATTEMPTS - 1) + ["failed"]
-    shown = orjson.loads(runner.invoke(args=["webhooks", "deliveries", str(endpoint_id)]).output)
+    shown = orjson.loads(runner.invoke(args=["webhooks", "deliveries", str(endpoint_id)]).stdout)
     assert shown["deliveries"][0]["status"] == "failed"
     assert shown["deliveries"][0]["attempts"] == service.MAX_ATTEMPTS
     assert {row.state for row in outbox_rows()} == {"done"}
