@@ -469,13 +469,13 @@ def benchmark(args: argparse.Namespace) -> None:
 
 
 def update_readme(lines: list[str]) -> None:
-    """Put the report between the README's result markers, its headings one level down."""
+    """Put the report between the README's result markers, its headings under ``## Benchmarks``."""
     text = README.read_text()
     start, end = text.find(README_START), text.find(README_END)
     if start < 0 or end < start:
         progress(f"{README} has no {README_START} … {README_END} block; left as it is")
         return
-    body = "\n".join("###" + line if line.startswith("#") else line for line in lines)
+    body = "\n".join("##" + line if line.startswith("#") else line for line in lines)
     README.write_text(text[: start + len(README_START)] + "\n" + body + "\n" + text[end:])
 
 
