@@ -36,6 +36,7 @@ import psycopg
 
 from bench import ADMIN_URL, ROOT
 from bench.ingest import (
+    Client,
     GunicornFlags,
     LargeResult,
     LoadResult,
@@ -78,6 +79,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rate-seconds", type=float, default=8, help="fixed-rate duration")
     parser.add_argument("--repeats", type=int, default=3, help="per large payload (median)")
     parser.add_argument("--inline-jobs", action="store_true", help="no REDIS_URL: count jobs")
+    parser.add_argument(
+        "--idempotency-keys", action="store_true", help="an Idempotency-Key on every postback"
+    )
     parser.add_argument("--profile", action="store_true", help="profile 1000 x 10 and stop")
     parser.add_argument("--top", type=int, default=15, help="profile entries to list")
     parser.add_argument("--profile-singles", type=int, default=200, help="single postbacks")
@@ -415,6 +419,7 @@ def report_targets(report: Report, single: dict, fixed: LoadResult, large: dict)
 def benchmark(args: argparse.Namespace) -> None:
     """Run every measurement, print the report and write RESULTS.md."""
     started = time.perf_counter()
+    Client.idempotency_keys = args.idempotency_keys
     flags = GunicornFlags(worker_class=args.worker_class, threads=args.threads)
     subprocess.run([str(ROOT / "scripts" / "ensure-services.sh")], check=True)
     artifacts = make_artifacts_dir()
@@ -451,7 +456,12 @@ def benchmark(args: argparse.Namespace) -> None:
         if args.inline_jobs
         else "after-commit jobs only enqueued to RQ (REDIS_URL db 14), as in production"
     )
-    report.say(f"Server: `{flags.describe()}` (app and floor alike); {jobs}.\n")
+    keys = (
+        "every postback carries its own `Idempotency-Key`"
+        if args.idempotency_keys
+        else "postbacks carry no `Idempotency-Key`"
+    )
+    report.say(f"Server: `{flags.describe()}` (app and floor alike); {jobs}; {keys}.\n")
     report_single(report, single, args.concurrency)
     report_fixed(report, fixed, fixed_floor, args.rate_seconds)
     report_large(report, large, args.repeats)

@@ -8,6 +8,7 @@ HTTP/1.1 client on raw sockets with the request head built once, so that its own
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import queue
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import psycopg
@@ -339,6 +340,10 @@ class Server:
 class Client:
     """One keep-alive HTTP/1.1 connection posting JSON bodies to ``PATH``."""
 
+    # Set by ``--idempotency-keys``: every postback carries an ``Idempotency-Key`` (made
+    # from its body, so each postback has its own), as the scanner docs recommend.
+    idempotency_keys: ClassVar[bool] = False
+
     def __init__(self, port: int, timeout: float = 120) -> None:
         self.port = port
         self.timeout = timeout
@@ -357,7 +362,7 @@ class Client:
                 self.sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
                 self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
-                self.sock.sendall(self.head + str(len(body)).encode() + b"\r\n\r\n" + body)
+                self.sock.sendall(self._head(body) + body)
                 status, close = self._response()
             except (ConnectionError, EmptyResponse):
                 self.close()
@@ -368,6 +373,13 @@ class Client:
                 self.close()
             return status
         return 0
+
+    def _head(self, body: bytes) -> bytes:
+        head = self.head + str(len(body)).encode() + b"\r\n"
+        if self.idempotency_keys:
+            key = hashlib.blake2b(body, digest_size=16).hexdigest()
+            head += b"Idempotency-Key: bench-" + key.encode() + b"\r\n"
+        return head + b"\r\n"
 
     def _response(self) -> tuple[int, bool]:
         sock = self.sock
