@@ -122,30 +122,33 @@ def claim(key: str, body_hash: str) -> Replay | None:
     raise _conflict()
 
 
+_TABLE = IdempotencyRecord.__table__
+# Claim a key nobody holds: insert, or do nothing if the key exists (built once per dialect).
+_CLAIM_NEW = {
+    name: dialect_insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=[_TABLE.c.key])
+    .returning(_TABLE.c.key)
+    for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+# Store the answer; the SET clause also takes the columns passed with each execution.
+_COMPLETE = (
+    update(_TABLE).where(_TABLE.c.key == bindparam("idempotency_key")).values(state="completed")
+)
+
+
 def _insert_new(key: str, body_hash: str, now: datetime, ttl_seconds: int) -> bool:
     """The common case in one statement: claim a key nobody has used; False if taken."""
     begin_write()
-    table = IdempotencyRecord.__table__
-    dialect = db.engine.dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(table).on_conflict_do_nothing(index_elements=[table.c.key]).returning(table.c.key)
-    )
-    inserted = (
-        db.session.connection()
-        .execute(
-            statement,
-            {
-                "key": key,
-                "request_hash": body_hash,
-                "state": "processing",
-                "locked_at": now,
-                "created_at": now,
-                "expires_at": now + timedelta(seconds=ttl_seconds),
-            },
-        )
-        .first()
-    )
+    statement = _CLAIM_NEW[db.engine.dialect.name]
+    row = {
+        "key": key,
+        "request_hash": body_hash,
+        "state": "processing",
+        "locked_at": now,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=ttl_seconds),
+    }
+    inserted = db.session.connection().execute(statement, row).first()
     db.session.commit()
     return inserted is not None
 
@@ -163,13 +166,6 @@ def complete(key: str, status: int, body: bytes) -> None:
     """Store the answer with the postback's own transaction (not committed here)."""
     answer = {"response_status": status, "response_body": body.decode()}
     db.session.connection().execute(_COMPLETE, {"idempotency_key": key, **answer})
-
-
-_COMPLETE = (
-    update(IdempotencyRecord.__table__)
-    .where(IdempotencyRecord.__table__.c.key == bindparam("idempotency_key"))
-    .values(state="completed")
-)
 
 
 def release(key: str) -> None:

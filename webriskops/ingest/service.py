@@ -128,8 +128,8 @@ def _lock_run(scan_run_id: int) -> Mapping[str, Any]:
 
 def _update_run(run: Mapping[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """Write ``changes`` to the locked run; return what was read of it, updated."""
-    values = {**changes, "updated_at": utcnow(), "scan_run_id": run["id"]}
-    db.session.connection().execute(_UPDATE_RUN, values)
+    # ``updated_at`` is set by the column's own ``onupdate``.
+    db.session.connection().execute(_UPDATE_RUN, {**changes, "scan_run_id": run["id"]})
     return {**run, **changes}
 
 

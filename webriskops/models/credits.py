@@ -83,6 +83,17 @@ def reserve_credit(organization_id: int, scan_run_id: int) -> None:
     )
 
 
+# The settlement's statements, built once (``settle_credit`` runs on every postback).
+_ORGANIZATIONS = Organization.__table__
+_SETTLE = insert(CreditEntry.__table__)
+_CONSUMED = (
+    update(_ORGANIZATIONS)
+    .where(_ORGANIZATIONS.c.id == bindparam("org_id"))
+    .values(reserved_credits=_ORGANIZATIONS.c.reserved_credits - 1)
+)
+_RESTORED = _CONSUMED.values(credits=_ORGANIZATIONS.c.credits + 1)
+
+
 def settle_credit(organization_id: int, scan_run_id: int, *, consumed: bool) -> None:
     """Consume (completed run) or restore (failed run) the credit a run reserved.
 
@@ -99,17 +110,6 @@ def settle_credit(organization_id: int, scan_run_id: int, *, consumed: bool) -> 
             "kind": "consume" if consumed else "restore",
             "amount": 0 if consumed else 1,
             "settles_run_id": scan_run_id,
-            "created_at": utcnow(),
         },
     )
     connection.execute(_CONSUMED if consumed else _RESTORED, {"org_id": organization_id})
-
-
-_ORGANIZATIONS = Organization.__table__
-_SETTLE = insert(CreditEntry.__table__)
-_CONSUMED = (
-    update(_ORGANIZATIONS)
-    .where(_ORGANIZATIONS.c.id == bindparam("org_id"))
-    .values(reserved_credits=_ORGANIZATIONS.c.reserved_credits - 1)
-)
-_RESTORED = _CONSUMED.values(credits=_ORGANIZATIONS.c.credits + 1)
