@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import html
 import json
-import operator
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import re2
 
@@ -72,17 +72,37 @@ KINDS = frozenset(rule.kind for rule in RULES) | {
     "stripe_restricted_key",
 }
 _MAX_ROUNDS = 4
-# How far past a rejected generic value to look for a family starting inside it: the
-# longest minimum length of a family (a 150-character Atlassian token) fits.
-_SPECIFIC_WINDOW = 256
-_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
-_ANCHOR_BOTH = re2._re2.RE2.Anchor.ANCHOR_BOTH
-_ANCHOR_START = re2._re2.RE2.Anchor.ANCHOR_START
+# Rules per automaton. One automaton for every rule multiplies the states of rules
+# active at once (a value being counted by one rule while another counts a name): on
+# dense text RE2 then spends seconds building DFA states for each new megabyte. Groups
+# of a few rules keep each DFA small; a pass per group costs about a millisecond per MB.
+_GROUP_SIZE = 8
 # Bytes that make ``\b`` fail between two glued tokens.
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 # The longest token looked for right after another one; slicing this much per glued
 # token keeps the extra work per redacted secret constant.
 _GLUE_WINDOW = 1024
+# Kinds named by where a value sits rather than by what it is: when a family matches
+# exactly the same span, the family names the marker (``token=ghp_…`` is a GitHub token).
+_BY_PLACE = frozenset(
+    {
+        "authorization",
+        "basic_auth",
+        "bearer_token",
+        "connection_string_password",
+        "cookie",
+        "generic_secret",
+        "password",
+        "query_secret",
+        "url_password",
+    }
+)
+
+
+# RE2's default budget (8 MiB) is too small for the automaton of the assignment rules:
+# RE2 would fall back to its NFA, orders of magnitude slower, and log each time.
+_OPTIONS = re2.Options()
+_OPTIONS.max_mem = 64 << 20
 
 
 def marker(kind: str) -> bytes:
@@ -90,90 +110,60 @@ def marker(kind: str) -> bytes:
     return b"[REDACTED:" + kind.encode() + b"]"
 
 
-class _Compiled:
-    """The joined pattern and, per outer group, its rule and value group."""
+class _Group:
+    """A few consecutive rules joined into one RE2 alternation.
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
-        rules_list = list(rules)
+    Only google-re2's public API is used: ``search``/``match`` with ``pos`` and
+    ``endpos`` keep the whole text as context, so ``\\b`` before ``pos`` is judged on the
+    real neighbouring byte, and ``span(n)`` tells which alternative matched.
+    """
+
+    def __init__(self, rules: list[tuple[int, Rule]]) -> None:
         parts: list[bytes] = []
-        self.by_group: dict[int, tuple[Rule, int | None]] = {}
+        # Per outer group number: its rule, the rule's value group, the rule's index.
+        self.outer: dict[int, tuple[Rule, int | None, int]] = {}
         group = 0
-        for rule in rules_list:
+        for index, rule in rules:
             inner = re2.compile(rule.pattern).groups
             if inner > 1:
                 raise ValueError(f"rule {rule.kind} has more than one capturing group")
             group += 1
-            self.by_group[group] = (rule, group + 1 if inner else None)
+            self.outer[group] = (rule, group + 1 if inner else None, index)
             parts.append(b"(" + rule.pattern + b")")
             group += inner
-        options = re2.Options()
-        options.max_mem = 256 << 20
-        self.pattern = re2.compile(b"|".join(parts), options)
-        # Two automata over the same alternation: one without groups finds where a
-        # candidate starts and ends (RE2's DFA alone, fast), the other, run only on
-        # that span, says which family it is and where its value lies. The C-level
-        # ``Match`` skips the per-match bookkeeping of the ``re``-compatible wrapper.
-        self.find_spans = re2.compile(
-            b"|".join(b"(?:" + _without_groups(rule.pattern) + b")" for rule in rules_list),
-            options,
-        )._regexp.Match
-        self.find_specific = re2.compile(
-            b"|".join(
-                b"(?:" + _without_groups(rule.pattern) + b")"
-                for rule in rules_list
-                if rule.kind != "generic_secret"
-            ),
-            options,
-        )._regexp.Match
-        self.match_spans = self.pattern._regexp.Match
-        self.outer = tuple(self.by_group.values())
-        self.outer_spans = operator.itemgetter(*self.by_group)
+        self.regex = re2.compile(b"|".join(parts), _OPTIONS)
+        self.search = self.regex.search
+        self.match = self.regex.match
 
-    def which(self, spans: list[tuple[int, int]]) -> tuple[Rule, int, int]:
-        """The rule that matched, and the span it redacts."""
-        # Exactly one alternative matched: its span is the only one that is not
-        # (-1, -1), hence the largest; max() and index() find it without a Python loop.
-        outer = self.outer_spans(spans)
-        matched = max(outer)
-        rule, value_group = self.outer[outer.index(matched)]
-        start, end = spans[value_group] if value_group else matched
-        return rule, start, end
+    def which(self, found: Any) -> tuple[Rule, int, int, int]:
+        """The rule that matched, the span it redacts, and the rule's place in ``RULES``."""
+        # The alternative that matched is the outer group ending last (its value group
+        # ends no later, and every other group is unset): ``lastindex`` finds it in
+        # one loop inside the binding instead of one ``span`` call per alternative.
+        rule, value_group, index = self.outer[found.lastindex]
+        start, end = found.span(value_group) if value_group else found.span()
+        return rule, start, end, index
 
 
-def _without_groups(pattern: bytes) -> bytes:
-    """``pattern`` with its capturing group made non-capturing (classes and escapes kept)."""
-    out = bytearray()
-    index, in_class = 0, False
-    while index < len(pattern):
-        char = pattern[index : index + 1]
-        if char == b"\\":
-            out += pattern[index : index + 2]
-            index += 2
-            continue
-        if in_class:
-            in_class = char != b"]"
-        elif char == b"[":
-            in_class = True
-            # A ``]`` right after ``[`` or ``[^`` is a literal, not the class's end.
-            for prefix in (b"[^]", b"[]"):
-                if pattern.startswith(prefix, index):
-                    out += prefix
-                    index += len(prefix)
-                    break
-            else:
-                out += char
-                index += 1
-            continue
-        elif char == b"(" and pattern[index + 1 : index + 2] != b"?":
-            out += b"(?:"
-            index += 1
-            continue
-        out += char
-        index += 1
-    return bytes(out)
+def _groups(rules: Iterable[Rule]) -> tuple[_Group, ...]:
+    """The rules in order, cut into automata of ``_GROUP_SIZE`` rules."""
+    indexed = list(enumerate(rules))
+    return tuple(
+        _Group(indexed[at : at + _GROUP_SIZE]) for at in range(0, len(indexed), _GROUP_SIZE)
+    )
 
 
-_COMPILED = _Compiled(RULES)
+_GROUPS = _groups(RULES)
+# Every family (no kind named by place), matched anchored on a value already found by
+# place (``token=ghp_…``) to name it by its family; anchored on short values only, so
+# one automaton stays small.
+_FAMILIES = _Group(
+    [
+        (index, rule)
+        for index, rule in enumerate(RULES)
+        if rule.kind not in _BY_PLACE and rule.kind not in ("private_key", "cookie")
+    ]
+)
 
 
 class Redactor:
@@ -223,7 +213,7 @@ class Redactor:
         lower = name.lower()
         if lower in ("set-cookie", "cookie"):
             data = value.encode("utf-8", "surrogatepass")
-            spans = _cookie_spans(data, 0, len(data))
+            spans = [(*span, 0) for span in _cookie_spans(data, 0, len(data))]
             return self.redact(_apply(data, spans).decode("utf-8", "surrogatepass"))
         if lower in ("authorization", "proxy-authorization"):
             scheme, _, credentials = value.strip().partition(" ")
@@ -249,62 +239,68 @@ class Redactor:
         return data
 
     def _redact_once(self, data: bytes) -> bytes:
-        spans: list[tuple[int, int, str]] = []
+        spans: list[tuple[int, int, str, int]] = []
         if self._literals is not None and any(form in data for form in self._literal_forms):
             spans.extend(
-                (m.start(), m.end(), "scanner_secret") for m in self._literals.finditer(data)
+                (m.start(), m.end(), "scanner_secret", -1) for m in self._literals.finditer(data)
             )
             if spans:
                 data = _apply(data, spans)
                 spans = []
-        match_spans, length = _COMPILED.match_spans, len(data)
-        position = 0
-        find_spans = _COMPILED.find_spans
-        cookies_until = 0
-        while position <= length:
-            match_start, match_end = find_spans(_UNANCHORED, data, position, length)[0]
-            if match_start < 0:
-                break
-            rule, start, end = _COMPILED.which(
-                match_spans(_ANCHOR_BOTH, data, match_start, match_end)
-            )
-            if rule.kind == "cookie":
-                # The header's values are parsed once per line (a line of ``Cookie:``
-                # repeats must not be parsed once per repeat); scanning goes on from the
-                # first value, so the other families are found in the line as well.
-                if start >= cookies_until:
-                    cookies_until = _cookie_end(data, start)
-                    spans.extend(_cookie_spans(data, start, cookies_until))
-                position = start
-                continue
-            found = _spans_of(rule, data, match_start, start, end)
-            if found:
-                spans.extend(found)
-                position = max(match_end, found[-1][1])
-                # A token glued to the end of this one (``…xyzfigd_…``) fails its ``\b``
-                # now, but would match once this one is a marker: take it in this pass,
-                # or a chain of glued tokens would need a pass per token.
-                glued_at = found[-1][1]
-                while glued_at < length and data[glued_at] in _WORD_BYTES:
-                    glued = _glued_spans(data, glued_at)
-                    if not glued:
-                        break
-                    spans.extend(glued)
-                    glued_at = glued[-1][1]
-                    position = max(position, glued_at)
-            elif rule.kind == "generic_secret":
-                # The check judged the whole value by the name it walks back to: a later
-                # generic candidate inside it would be judged the same way, and retrying
-                # byte by byte would judge ``token=token=…`` once per repeat. Only
-                # another family may still start inside (``private_key": "-----BEGIN``).
-                window = min(length, end + _SPECIFIC_WINDOW)
-                inner = _COMPILED.find_specific(_UNANCHORED, data, match_start + 1, window)
-                position = inner[0][0] if 0 <= inner[0][0] < end else end
-            else:
-                # Rejected: another family may still match from the next byte on
-                # (``aws…secret=`` that is not an AWS key can be a generic secret).
-                position = match_start + 1
+        for group in _GROUPS:
+            _scan(group, data, spans)
         return _apply(data, spans) if spans else data
+
+
+def _scan(group: _Group, data: bytes, spans: list[tuple[int, int, str, int]]) -> None:
+    """Add the spans of every secret ``group`` finds in ``data``.
+
+    Groups scan independently; spans found by several overlap and ``_apply`` joins them,
+    so a secret is never cut short by a match of another group starting inside it.
+    """
+    search, which, length = group.search, group.which, len(data)
+    position = 0
+    cookies_until = 0
+    while position <= length:
+        found = search(data, position, length)
+        if found is None:
+            return
+        match_start, match_end = found.span()
+        rule, start, end, index = which(found)
+        if rule.kind == "cookie":
+            # The header's values are parsed once per line (a line of ``Cookie:`` repeats
+            # must not be parsed once per repeat); scanning goes on from the first value,
+            # so this group's other families are found in the line as well.
+            if start >= cookies_until:
+                cookies_until = _cookie_end(data, start)
+                spans.extend((*span, index) for span in _cookie_spans(data, start, cookies_until))
+            position = start
+            continue
+        accepted = _spans_of(rule, data, start, end)
+        if accepted:
+            spans.extend((*span, index) for span in accepted)
+            position = max(match_end, accepted[-1][1])
+            # A token glued to the end of this one (``…xyzfigd_…``) fails its ``\b`` now,
+            # but would match once this one is a marker: take it in this pass, or a
+            # chain of glued tokens would need a pass per token.
+            glued_at = accepted[-1][1]
+            while glued_at < length and data[glued_at] in _WORD_BYTES:
+                glued = _glued_spans(data, glued_at)
+                if not glued:
+                    break
+                spans.extend((*span, index) for span in glued)
+                glued_at = glued[-1][1]
+                position = max(position, glued_at)
+        elif rule.kind == "generic_secret":
+            # The check judged the whole value by the name it walks back to: a later
+            # generic candidate inside it would be judged the same way, and retrying byte
+            # by byte would judge ``token=token=…`` once per repeat. Families starting
+            # inside it are found by their own groups.
+            position = max(end, match_start + 1)
+        else:
+            # Rejected: another family of this group may still match from the next byte
+            # on (``aws…secret=`` that is not an AWS key can be a generic secret).
+            position = match_start + 1
 
 
 def _redact_url_param(param: re.Match[str]) -> str:
@@ -347,38 +343,40 @@ def _glued_spans(data: bytes, at: int) -> list[tuple[int, int, str]]:
     """The spans of a secret starting exactly at ``at``, read as if a word ended there."""
     # A slice starts a text, so ``\b`` holds at its first byte.
     window = data[at : at + _GLUE_WINDOW]
-    match_start, match_end = _COMPILED.find_spans(_ANCHOR_START, window, 0, len(window))[0]
-    if match_start != 0:
+    best: tuple[int, Rule, int, int] | None = None
+    for group in _GROUPS:
+        found = group.match(window)
+        if found is None:
+            continue
+        rule, start, end, index = group.which(found)
+        # Leftmost-first: at the same start, the rule listed first wins.
+        if best is None or index < best[0]:
+            best = (index, rule, start, end)
+    if best is None:
         return []
-    rule, start, end = _COMPILED.which(_COMPILED.match_spans(_ANCHOR_BOTH, window, 0, match_end))
+    _, rule, start, end = best
     if rule.kind in ("cookie", "private_key", "generic_secret") or start != 0:
         return []
-    return [(at + s, at + e, kind) for s, e, kind in _spans_of(rule, window, 0, start, end)]
+    return [(at + s, at + e, kind) for s, e, kind in _spans_of(rule, window, start, end)]
 
 
-def _spans_of(
-    rule: Rule, data: bytes, match_start: int, start: int, end: int
-) -> list[tuple[int, int, str]]:
+def _spans_of(rule: Rule, data: bytes, start: int, end: int) -> list[tuple[int, int, str]]:
     """The spans a candidate match redacts (empty when its check rejects it)."""
     if rule.kind == "private_key":
         return [_pem_span(data, start, end, rule)]
     kind = rule.check(data, start, end, rule.kind) if rule.check else rule.kind
-    return [] if kind is None else [(start, end, _specific_kind(data[start:end], kind))]
+    if kind is None:
+        return []
+    return [(start, end, _family_kind(data[start:end], kind) if kind in _BY_PLACE else kind)]
 
 
-def _specific_kind(value: bytes, kind: str) -> str:
-    """A value found by its name may also have a family of its own: name that one."""
-    if kind not in ("generic_secret", "password", "query_secret", "bearer_token", "authorization"):
+def _family_kind(value: bytes, kind: str) -> str:
+    """A value found by its place may also have a family of its own: name that one."""
+    found = _FAMILIES.regex.fullmatch(value)
+    if found is None:
         return kind
-    found_spans = _COMPILED.match_spans(_ANCHOR_BOTH, value, 0, len(value))
-    if found_spans[0][0] < 0:
-        return kind
-    rule, _, _ = _COMPILED.which(found_spans)
-    if rule.kind in ("generic_secret", "query_secret", "bearer_token", "cookie", "url_password"):
-        return kind
-    if rule.check is not None:
-        return rule.check(value, 0, len(value), rule.kind) or kind
-    return rule.kind
+    rule, _, _, _ = _FAMILIES.which(found)
+    return (rule.check(value, 0, len(value), rule.kind) if rule.check else rule.kind) or kind
 
 
 def _pem_span(data: bytes, start: int, end: int, rule: Rule) -> tuple[int, int, str]:
@@ -413,18 +411,25 @@ def _cookie_spans(data: bytes, start: int, end: int) -> list[tuple[int, int, str
     return spans
 
 
-def _apply(data: bytes, spans: list[tuple[int, int, str]]) -> bytes:
-    """Replace each span by its marker; overlapping spans become one marker."""
+def _apply(data: bytes, spans: list[tuple[int, int, str, int]]) -> bytes:
+    """Replace each span by its marker; overlapping spans become one marker.
+
+    Spans are ``(start, end, kind, rule index)``. Of spans starting at the same byte,
+    the rule listed first wins, as in one leftmost-first alternation; a span starting
+    inside another and running past its end extends it, so no tail is ever left.
+    """
     out = []
     last = 0
-    for start, end, kind in sorted(spans):
+    at = -1
+    for start, end, kind, _ in sorted(spans, key=lambda s: (s[0], s[3])):
+        if start == at:
+            continue
         if start < last:
-            # A span found inside another (a token in a cookie value) must not leave
-            # its tail behind when it runs past the first one's end.
-            last = max(last, end)
+            if end > last:
+                last = end
             continue
         out.append(data[last:start])
         out.append(marker(kind))
-        last = end
+        at, last = start, end
     out.append(data[last:])
     return b"".join(out)

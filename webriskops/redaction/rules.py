@@ -210,7 +210,7 @@ RULES: tuple[Rule, ...] = (
     Rule("basic_auth", rb"(?i:\bbasic)\s+([A-Za-z0-9+/]{8,}={0,2})", checks.basic_auth),
     Rule(
         "url_password",
-        rb"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@\"'<>\[\]]{0,128}:([^\s@/\"'<>\[\]]{1,256})@",
+        rb"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@\"'<>\[\]]*:([^\s@/\"'<>\[\]]+)@",
         checks.url_password,
     ),
     Rule(
@@ -221,7 +221,7 @@ RULES: tuple[Rule, ...] = (
     # The header and its first cookie name are matched here; the engine parses the rest
     # of the line, as far as a quote or backslash when it is quoted in code or a JSON
     # string (cookie values may contain neither).
-    Rule("cookie", rb"(?i:\b(?:set-)?cookie)\s{0,2}:\s{0,2}([^\s=;,\"\\<>]{1,256}=)", None),
+    Rule("cookie", rb"(?i:\b(?:set-)?cookie)\s{0,2}:\s{0,2}([^\s=;,\"\\<>]+=)", None),
     # Values shorter than 6 are never secrets by name alone (``token:e.token`` in every
     # minified bundle), so they are not even candidates.
     # A quoted value runs to its closing quote, so ``&``, ``;`` or ``,`` inside a quoted
@@ -229,12 +229,12 @@ RULES: tuple[Rule, ...] = (
     # when both match at the same name (RE2 alternation is leftmost-first).
     Rule(
         "generic_secret",
-        _SECRET_NAME + _ASSIGN_OPEN + rb"(" + _QUOTED_VALUE + rb"{6,512})\\{0,2}[\"'`]",
+        _SECRET_NAME + _ASSIGN_OPEN + rb"(" + _QUOTED_VALUE + rb"{6,})\\{0,2}[\"'`]",
         checks.assignment,
     ),
     Rule(
         "generic_secret",
-        _SECRET_NAME + _ASSIGN + rb"(" + _VALUE + rb"{6,512})",
+        _SECRET_NAME + _ASSIGN + rb"(" + _VALUE + rb"{6,})",
         checks.assignment,
     ),
 )
