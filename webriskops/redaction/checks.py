@@ -37,7 +37,8 @@ _SESSION_NAME = re.compile(rb"(?i)(?:^|[^a-z])(?:sess(?:ion)?[_.\-]?id|sid|sessi
 _PLACEHOLDER = re.compile(
     rb"(?i)^(?:true|false|null|none|nil|undefined|yes|no|on|off|string|str|int|integer|number|"
     rb"boolean|bool|object|required|optional|redacted|secret|password|token|changeme|change_?me|"
-    rb"example|placeholder|your[_\-]?\w*|x+|\*+|\.+|-+|<[^>]*>|\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|"
+    rb"example|placeholder|your[_\-]?[\w\-]*|[x*#]+(?:[_.\-][x*#]+)*|\.+|-+|<[^>]*>|"
+    rb"\$\{[^}]*\}|\$\([^)]*\)|\$[A-Z_][A-Z0-9_]*|#\{[^}]*\}|@@[A-Za-z0-9_.\-]+@@|%[A-Z_][A-Z0-9_]*%|"
     rb"%\([^)]*\)s|\{\{[^}]*\}\}|\[REDACTED[^\]]*\])$"
 )
 _DOTTED_IDENTIFIER = re.compile(rb"^[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+$")
@@ -134,24 +135,33 @@ def _base62_crc(payload: bytes) -> bytes:
     return bytes(reversed(out)).rjust(6, b"0")
 
 
+_GITHUB_KINDS = {
+    b"ghp": "github_token",
+    b"gho": "github_oauth_token",
+    b"ghu": "github_app_token",
+    b"ghs": "github_app_token",
+    b"ghr": "github_refresh_token",
+}
+
+
+def checksum_holds(token: bytes) -> bool:
+    """Whether a GitHub or npm token ends in the base62 CRC32 of its 30 random characters."""
+    return _base62_crc(token[4:34]) == token[34:40]
+
+
 def github_token(text: bytes, start: int, end: int, kind: str) -> str | None:
-    """GitHub tokens end in a base62 CRC32 of the 30 characters before it."""
-    token = text[start:end]
-    if _base62_crc(token[4:34]) != token[34:40]:
-        return None
-    return {
-        b"ghp": "github_token",
-        b"gho": "github_oauth_token",
-        b"ghu": "github_app_token",
-        b"ghs": "github_app_token",
-        b"ghr": "github_refresh_token",
-    }[token[:3]]
+    """The kind of a GitHub token, by its prefix.
+
+    The base62 CRC32 it ends in is not required: a token with a vendor prefix and a bad
+    checksum may be mistyped, truncated or a format we have not seen, and a miss leaks
+    while an extra redaction costs a few characters of evidence.
+    """
+    return _GITHUB_KINDS[text[start : start + 3]]
 
 
 def npm_token(text: bytes, start: int, end: int, kind: str) -> str | None:
-    """npm tokens carry the same base62 CRC32 as GitHub's."""
-    token = text[start:end]
-    return kind if _base62_crc(token[4:34]) == token[34:40] else None
+    """npm tokens: redacted by their prefix, like GitHub's, checksum or not."""
+    return kind
 
 
 def stripe_kind(text: bytes, start: int, end: int, kind: str) -> str | None:
@@ -209,8 +219,10 @@ def authorization(text: bytes, start: int, end: int, kind: str) -> str | None:
 
 
 def basic_auth(text: bytes, start: int, end: int, kind: str) -> str | None:
-    """Basic credentials decode to ``user:password``."""
+    """Basic credentials decode to ``user:password``; a JWT sent as Basic is a JWT."""
     value = text[start:end]
+    if value.count(b".") == 2 and value.startswith(b"eyJ"):
+        return jwt(text, start, end, "jwt")
     try:
         decoded = base64.b64decode(value + b"=" * (-len(value) % 4), validate=True)
     except (binascii.Error, ValueError):
@@ -259,13 +271,7 @@ def query_value(text: bytes, start: int, end: int, kind: str) -> str | None:
 def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
     """A value assigned to a secret-like name: passwords always, other names when random."""
     # Every walk back is bounded, so a line of thousands of candidates stays linear.
-    name_end = start
-    while name_end > max(0, start - 16) and text[name_end - 1] in b" \t\"'`:=>\\":
-        name_end -= 1
-    name_start = name_end
-    while name_start > max(0, name_end - _NAME_MAX) and _IDENT.match(text, name_start - 1):
-        name_start -= 1
-    name = text[name_start:name_end]
+    name_start, name = _name_before(text, start)
     value = text[start:end]
     if (
         _PLACEHOLDER.match(value)
@@ -274,6 +280,7 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
         or _PUBLIC_LOCATION.match(value)
     ):
         return None
+    spaced = b" " in value or b"\t" in value
     if _PASSWORD_NAME.search(name):
         if _NAMES_A_PASSWORD.match(value):
             return None  # ``current-password``, ``password_confirmation``: a field's name
@@ -284,6 +291,9 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
         if b";" in text[line_start:name_start] and b"=" in text[line_start:name_start]:
             # ``Server=db;User Id=app;Password=…``: any length is a password here.
             return "connection_string_password"
+        if spaced:
+            # Only quoted values hold spaces: a passphrase, unless it reads as a message.
+            return "password" if _passphrase(value) else None
         quoted = text[start - 1 : start] in (b'"', b"'", b"`")
         if (
             len(value) >= 6
@@ -292,4 +302,188 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
         ):
             return "password"
         return None
+    if spaced:
+        return None  # a quoted message next to ``token``: words are not a token
     return "generic_secret" if looks_random(value) else None
+
+
+# A documented example or a template in a token's place: ``AKIAIOSFODNN7EXAMPLE``,
+# ``sk_live_XXXXXXXXXXXXXXXX``, ``ghp_your-token-here``. A generated token never holds
+# these runs (8 identical placeholder letters in base62 are about 1 in 10^14).
+_EXAMPLE_TOKEN = re.compile(
+    rb"EXAMPLE|(?i:example|your[_\-]|_here\b|-here\b|placeholder|changeme|dummy|redacted)|"
+    rb"[Xx*#]{8}|0{12}|\$\{|@@|\{\{|<[A-Za-z_]"
+)
+
+
+def is_example_token(value: bytes) -> bool:
+    """A token-shaped value that is a documented example or a template, not a secret."""
+    return _EXAMPLE_TOKEN.search(value) is not None
+
+
+_TYPE_WORDS = frozenset(
+    b"string str &str &'static []byte byte[] char[] const final static var let val "
+    b"secretstring securestring".split()
+)
+
+
+def _name_before(text: bytes, start: int) -> tuple[int, bytes]:
+    """The identifier a value at ``start`` is assigned to, and where it starts.
+
+    Walks back over quotes, operators (``=``, ``:=``, ``?=``, ``.=``, ``::=``...), HTML
+    entities of ``>`` and quotes (``&lt;token&gt;``), and a type between the name and
+    the operator (``var token string = …``, ``val token: String = …``).
+    """
+    position = start
+    for _ in range(3):
+        floor = max(0, position - 24)
+        while position > floor:
+            before = text[position - 1]
+            if before in b" \t\"'`:=>\\?.+|!":
+                position -= 1
+            elif text.endswith((b"&gt;", b"&quot;", b"&#34;", b"&#39;"), floor, position):
+                position = text.rfind(b"&", floor, position)
+            else:
+                break
+        name_start = position
+        while name_start > max(0, position - _NAME_MAX) and _IDENT.match(text, name_start - 1):
+            name_start -= 1
+        name = text[name_start:position]
+        if name.lower() not in _TYPE_WORDS:
+            return name_start, name
+        position = name_start
+    return position, b""
+
+
+# Sentence ends and format strings: a quoted text with spaces next to a password name
+# that is a message (``"password": "Must be at least 8 characters."``), not a passphrase.
+_MESSAGE = re.compile(rb"[.!?:]\s*$|%[sd]|\{[0-9a-z_]*\}|\$\{|\{\{")
+_MAX_PASSPHRASE_WORDS = 10
+
+
+def _passphrase(value: bytes) -> bool:
+    """A value with spaces that reads as a passphrase rather than a message."""
+    words = value.split()
+    return 2 <= len(words) <= _MAX_PASSPHRASE_WORDS and not _MESSAGE.search(value)
+
+
+def config_value(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """``<add key="Password" value="…"/>``: judged by the key's name, like an assignment."""
+    value = text[start:end]
+    key_at = text.rfind(b"key", max(0, start - 160), start)
+    name = text[key_at + 3 : start]
+    if _PLACEHOLDER.match(value) or _HARMLESS_NAME.search(name.split(b"value")[0]):
+        return None
+    if _PASSWORD_NAME.search(name):
+        return "password" if b" " not in value.strip() or _passphrase(value) else None
+    return "generic_secret" if looks_random(value, 8) else None
+
+
+_BASE58 = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def bitcoin_wif(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """A Bitcoin private key in WIF: base58 whose last 4 bytes are a double SHA-256 checksum."""
+    import hashlib
+
+    number = 0
+    for char in text[start:end]:
+        number = number * 58 + _BASE58.index(char)
+    raw = number.to_bytes(38, "big").lstrip(b"\0")
+    payload, checksum = raw[:-4], raw[-4:]
+    digest = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    return kind if payload[:1] in (b"\x80", b"\xef") and digest == checksum else None
+
+
+_VENDORS = (
+    (b"adobe", "adobe_client_secret"),
+    (b"alibaba", "alibaba_secret"),
+    (b"aliyun", "alibaba_secret"),
+    (b"asana", "asana_token"),
+    (b"discord", "discord_client_secret"),
+    (b"facebook", "facebook_secret"),
+    (b"fb", "facebook_secret"),
+    (b"heroku", "heroku_api_key"),
+    (b"mailgun", "mailgun_api_key"),
+    (b"datadog", "datadog_api_key"),
+    (b"dd", "datadog_api_key"),
+    (b"twilio", "twilio_auth_token"),
+    (b"planetscale", "planetscale_token"),
+    (b"pscale", "planetscale_token"),
+    (b"square", "square_access_token"),
+    (b"jfrog", "jfrog_token"),
+    (b"artifactory", "jfrog_token"),
+    (b"messagebird", "messagebird_api_key"),
+    (b"message_bird", "messagebird_api_key"),
+    (b"twitter", "twitter_secret"),
+    (b"cloudflare", "cloudflare_api_key"),
+    (b"cf", "cloudflare_api_key"),
+    (b"flyio", "flyio_token"),
+    (b"fly", "flyio_token"),
+    (b"atlassian", "atlassian_api_token"),
+    (b"jira", "atlassian_api_token"),
+    (b"confluence", "atlassian_api_token"),
+    (b"etsy", "etsy_api_key"),
+    (b"easypost", "easypost_api_key"),
+    (b"sumologic", "sumologic_key"),
+    (b"sumo", "sumologic_key"),
+    (b"sourcegraph", "sourcegraph_token"),
+    (b"telegram", "telegram_bot_token"),
+    (b"huggingface", "huggingface_token"),
+    (b"hugging_face", "huggingface_token"),
+    (b"hf", "huggingface_token"),
+)
+VENDOR_KINDS = frozenset(kind for _, kind in _VENDORS)
+_ID_VALUE = re.compile(rb"^(?:[0-9]{15,}|[0-9a-fA-F]{24,}|su[A-Za-z0-9]{12})$")
+
+
+def vendor_value(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """A value assigned to a vendor's key, token, secret or id: named after the vendor."""
+    value = text[start:end]
+    name_start, name = _name_before(text, start)
+    lower = name.lower()
+    if _PLACEHOLDER.match(value) or _PUBLIC_LOCATION.match(value) or is_example_token(value):
+        return None
+    if _HARMLESS_NAME.search(name) and not _ID_VALUE.match(value):
+        return None  # ``twitter_url``, ``square_size``; but ``asana_client_id`` = 16 digits
+    if not (looks_random(value, 10) or _ID_VALUE.match(value)):
+        return None
+    found = max(((lower.rfind(word), -len(word), kind) for word, kind in _VENDORS))
+    return found[2] if found[0] >= 0 else "generic_secret"
+
+
+def named_value(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """A value whose name already says it is this kind of secret, unless a placeholder."""
+    value = text[start:end]
+    if _PLACEHOLDER.match(value) or is_example_token(value):
+        return None
+    return kind
+
+
+def seed_phrase(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """12 to 24 lowercase words assigned to a mnemonic or seed name."""
+    return kind if len(text[start:end].split()) in (12, 15, 18, 21, 24) else None
+
+
+def curl_user(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """``curl -u user:password``; ``-u 1000:1000`` (a uid and gid) and templates are kept."""
+    value = text[start:end]
+    user, _, password = value.partition(b":")
+    if password.isdigit() and user.isdigit() or _PLACEHOLDER.match(password):
+        return None
+    if not password or password.startswith(b"$"):
+        return None
+    return kind
+
+
+def user_is_credential(user: bytes, password: bytes) -> bool:
+    """Whether a URL's user part is itself a secret (an API key as the user name).
+
+    Sidekiq's gem server takes ``cafebabe:deadbeef`` as user and password; GitHub takes
+    ``<token>:x-oauth-basic``: when the user looks generated, redacting only the
+    password would leave the credential.
+    """
+    if looks_random(user, 12) and not _DOTTED_IDENTIFIER.match(user):
+        return True
+    hexes = b"0123456789abcdefABCDEF"
+    return len(user) >= 8 and user.strip(hexes) == b"" and password.strip(hexes) == b""

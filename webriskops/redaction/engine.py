@@ -58,19 +58,25 @@ _CHALLENGE_HEADERS = frozenset({"www-authenticate", "proxy-authenticate"})
 MIN_LITERAL = 8
 # Every kind a marker can name: a literal secret that is part of a marker would match
 # the marker it was replaced by, and redacting twice would change the text again.
-KINDS = frozenset(rule.kind for rule in RULES) | {
-    "authorization",
-    "connection_string_password",
-    "cookie",
-    "github_app_token",
-    "github_oauth_token",
-    "github_refresh_token",
-    "header_secret",
-    "password",
-    "pgp_private_key",
-    "scanner_secret",
-    "stripe_restricted_key",
-}
+KINDS = (
+    frozenset(rule.kind for rule in RULES)
+    | checks.VENDOR_KINDS
+    | {
+        "authorization",
+        "connection_string_password",
+        "cookie",
+        "github_app_token",
+        "github_oauth_token",
+        "github_refresh_token",
+        "docker_registry_auth",
+        "jwt",
+        "header_secret",
+        "password",
+        "pgp_private_key",
+        "scanner_secret",
+        "stripe_restricted_key",
+    }
+)
 _MAX_ROUNDS = 4
 # Rules per automaton. One automaton for every rule multiplies the states of rules
 # active at once (a value being counted by one rule while another counts a name): on
@@ -260,7 +266,7 @@ def _scan(group: _Group, data: bytes, spans: list[tuple[int, int, str, int]]) ->
     """
     search, which, length = group.search, group.which, len(data)
     position = 0
-    cookies_until = 0
+    cookies_until = secrets_until = 0
     while position <= length:
         found = search(data, position, length)
         if found is None:
@@ -275,6 +281,14 @@ def _scan(group: _Group, data: bytes, spans: list[tuple[int, int, str, int]]) ->
                 cookies_until = _cookie_end(data, start)
                 spans.extend((*span, index) for span in _cookie_spans(data, start, cookies_until))
             position = start
+            continue
+        if rule.kind == "kubernetes_secret":
+            # Every value of the manifest's data and stringData maps, parsed once per
+            # document however often ``kind: Secret`` repeats in it.
+            if start >= secrets_until:
+                found_spans, secrets_until = _kubernetes_secret_spans(data, start, end)
+                spans.extend((*span, index) for span in found_spans)
+            position = end
             continue
         accepted = _spans_of(rule, data, start, end)
         if accepted:
@@ -364,6 +378,12 @@ def _spans_of(rule: Rule, data: bytes, start: int, end: int) -> list[tuple[int, 
     """The spans a candidate match redacts (empty when its check rejects it)."""
     if rule.kind == "private_key":
         return [_pem_span(data, start, end, rule)]
+    if rule.kind == "url_password":
+        user_end = data.index(b":", start, end)
+        if not checks.user_is_credential(data[start:user_end], data[user_end + 1 : end]):
+            start = user_end + 1
+    elif rule.kind not in _BY_PLACE and checks.is_example_token(data[start:end]):
+        return []  # ``AKIAIOSFODNN7EXAMPLE``, ``sk_live_XXXXXXXX``: documentation
     kind = rule.check(data, start, end, rule.kind) if rule.check else rule.kind
     if kind is None:
         return []
@@ -387,6 +407,62 @@ def _pem_span(data: bytes, start: int, end: int, rule: Rule) -> tuple[int, int, 
         return start, found.end(), kind
     body = _PEM_BODY.match(data, end, min(len(data), end + _PEM_MAX))
     return start, body.end() if body else end, kind
+
+
+# A Kubernetes manifest is a YAML document (``---`` separates them) or a JSON object;
+# bounded like a PEM block, so text full of ``kind: Secret`` stays linear.
+_DOCUMENT_MAX = 65_536
+_YAML_DATA = re.compile(rb"(?m)^([ \t]*)(?:data|stringData):[ \t]*\r?$")
+_YAML_ENTRY = re.compile(
+    rb"(?m)^([ \t]+)[\"']?[A-Za-z0-9_.\-]+[\"']?:[ \t]+[|>]?[-+]?[ \t]*([^\r\n]*)"
+)
+_JSON_DATA = re.compile(rb'\\{0,2}"(?:data|stringData)\\{0,2}"\s*:\s*\{([^{}]*)\}')
+_JSON_ENTRY = re.compile(
+    rb'\\{0,2}"[^"\\]{1,253}\\{0,2}"\s*:\s*\\{0,2}"((?:[^"\\]|\\[^"])*)\\{0,2}"'
+)
+
+
+def _kubernetes_secret_spans(
+    data: bytes, start: int, end: int
+) -> tuple[list[tuple[int, int, str]], int]:
+    """The values of a Secret manifest's data maps, and where its document ends."""
+    floor = max(0, start - _DOCUMENT_MAX)
+    doc_start = data.rfind(b"\n---", floor, start)
+    doc_start = floor if doc_start < 0 else doc_start + 4
+    doc_end = data.find(b"\n---", end, min(len(data), end + _DOCUMENT_MAX))
+    doc_end = min(len(data), end + _DOCUMENT_MAX) if doc_end < 0 else doc_end
+    spans = []
+    for block in _JSON_DATA.finditer(data, doc_start, doc_end):
+        for entry in _JSON_ENTRY.finditer(block.group(1)):
+            if entry.end(1) > entry.start(1):
+                at = block.start(1)
+                spans.append((at + entry.start(1), at + entry.end(1), "kubernetes_secret"))
+    for block in _YAML_DATA.finditer(data, doc_start, doc_end):
+        indent = len(block.group(1))
+        position = block.end()
+        while True:
+            entry = _YAML_ENTRY.match(data, position + 1, doc_end)
+            if entry is None or len(entry.group(1)) <= indent:
+                break
+            value_start, value_end = entry.span(2)
+            position = entry.end()
+            if data[value_start - 1 : value_start] in b"|>" or value_start == value_end:
+                # A block scalar: its lines are the ones indented deeper than the key.
+                key_indent = len(entry.group(1))
+                line_end = position
+                while True:
+                    next_end = data.find(b"\n", line_end + 1, doc_end)
+                    next_end = doc_end if next_end < 0 else next_end
+                    line = data[line_end + 1 : next_end]
+                    if not line.strip() or len(line) - len(line.lstrip()) <= key_indent:
+                        break
+                    line_end = next_end
+                value_start, value_end = position, line_end
+                position = line_end
+            text = data[value_start:value_end].strip(b"\"' ")
+            if text and not text.startswith(b"[REDACTED:"):
+                spans.append((value_start, value_end, "kubernetes_secret"))
+    return spans, doc_end
 
 
 def _cookie_end(data: bytes, start: int) -> int:

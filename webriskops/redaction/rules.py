@@ -22,11 +22,29 @@ _VALUE = rb"[^\s\"'`,;&<>\[\]{}()\\|]"
 # Between a secret-like name and its value: ``=``, ``:``, ``=>`` or ``:=``, with the quotes
 # of JSON, YAML or code around either side, also when the text is itself a JSON string
 # (``\"password\": \"…\"``, common in logged payloads).
-_ASSIGN = rb"\\{0,2}[\"'`]?\s{0,4}(?:=>|:=|[:=])\s{0,4}\\{0,2}[\"'`]?"
+_OPERATOR = rb"(?:=>|:{1,3}=|[.?+|]=|\?\?=|\|\|=|[:=])"
+# A type between a name and its operator: ``var token string =``, ``val token: String =``.
+_TYPE = rb"(?:\s{0,4}:?\s{1,4}(?:string|String|str|&str|\[\]byte|SecureString))?"
+_ASSIGN = rb"\\{0,2}[\"'`]?" + _TYPE + rb"\s{0,4}" + _OPERATOR + rb"\s{0,4}\\{0,2}[\"'`]?"
 # The same, with the value's opening quote required.
-_ASSIGN_OPEN = rb"\\{0,2}[\"'`]?\s{0,4}(?:=>|:=|[:=])\s{0,4}\\{0,2}[\"'`]"
-# Inside quotes: anything but whitespace, quotes, backslashes and the brackets of a marker.
-_QUOTED_VALUE = rb"[^\s\"'`\\\[\]]"
+_ASSIGN_OPEN = rb"\\{0,2}[\"'`]?" + _TYPE + rb"\s{0,4}" + _OPERATOR + rb"\s{0,4}\\{0,2}[\"'`]"
+# Inside quotes: anything but line breaks, quotes, backslashes and the brackets of a
+# marker; spaces are kept, so a passphrase is redacted whole (checks.assignment judges).
+_QUOTED_VALUE = rb"[^\r\n\"'`\\\[\]]"
+# A quote, also escaped inside a JSON string (``\"``).
+_Q = rb"\\{0,2}[\"']"
+# Names that say a vendor (checks.vendor_value names the kind after it); the short ones
+# must start a word (``DD_API_KEY``, not ``address_key``).
+_VENDOR = (
+    rb"(?:(?i:adobe|alibaba|aliyun|asana|discord|facebook|heroku|mailgun|datadog|twilio|"
+    rb"planetscale|pscale|square|jfrog|artifactory|messagebird|message_bird|twitter|"
+    rb"cloudflare|flyio|atlassian|jira|confluence|etsy|easypost|sumologic|sumo|sourcegraph|"
+    rb"telegram|huggingface|hugging_face)|\b(?i:dd|cf|fb|hf|fly))"
+)
+_VENDOR_SECRET_WORD = (
+    rb"(?i:key|token|secret|pass(?:word)?|pwd|auth|credentials?|access[_\-]?id|"
+    rb"client[_\-]?id|app[_\-]?id|account[_\-]?id)"
+)
 # Names whose value is a secret when it looks like one (checks.assignment decides).
 _SECRET_NAME = (
     rb"(?i:pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|"
@@ -189,6 +207,164 @@ RULES: tuple[Rule, ...] = (
     Rule("okta_api_token", rb"(?i:SSWS)\s+(00[A-Za-z0-9_\-]{40})(?:[^A-Za-z0-9_\-]|$)"),
     # --- notifications
     Rule("fcm_server_key", rb"\b(AAAA[A-Za-z0-9_\-]{7}:APA91b[A-Za-z0-9_\-]{130,160})"),
+    # --- families added from the vendors' documented formats (issue 15)
+    Rule(
+        "adobe_client_secret",
+        rb"\b(p8e-[A-Za-z0-9_\-]{32,})(?:[^A-Za-z0-9_\-]|$)",
+        checks.named_value,
+    ),
+    Rule("alibaba_access_key_id", rb"\b(LTAI[A-Za-z0-9]{12,24})\b", checks.named_value),
+    Rule(
+        "asana_token",
+        rb"\b([0-9]{1,2}/[0-9]{12,20}(?:/[0-9]{12,20})?:[A-Za-z0-9]{32})\b",
+        checks.named_value,
+    ),
+    Rule("sourcegraph_token", rb"\b(sgp_(?:[A-Fa-f0-9]{16}_|local_)?[A-Fa-f0-9]{40})\b"),
+    Rule("huggingface_token", rb"\b(api_org_[A-Za-z]{34})\b"),
+    Rule("planetscale_token", rb"\b(pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\-.=]{32,})"),
+    Rule("easypost_api_key", rb"\b(EZ[AT]K[A-Za-z0-9]{54})\b"),
+    Rule("jfrog_token", rb"\b(AKCp[A-Za-z0-9]{60,}|cmVmdGtuOjAxOj[A-Za-z0-9]{40,})\b"),
+    Rule("cloudflare_origin_ca_key", rb"\b(v1\.0-[A-Fa-f0-9]{24}-[A-Fa-f0-9]{140,})\b"),
+    Rule(
+        "flyio_token",
+        rb"\b((?:fo1_|fm1[ar]_|fm2_)[A-Za-z0-9+/_=\-]{30,})",
+        checks.named_value,
+    ),
+    Rule(
+        "onepassword_secret_key",
+        rb"\b(A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5})\b",
+    ),
+    Rule("onepassword_service_token", rb"\b(ops_eyJ[A-Za-z0-9+/=_\-]{100,})"),
+    Rule(
+        "azure_ad_client_secret",
+        rb"(?:^|[^A-Za-z0-9_~.\-])([A-Za-z0-9_~.\-]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34})(?:[^A-Za-z0-9_~.\-]|$)",
+        checks.named_value,
+    ),
+    Rule(
+        "facebook_access_token",
+        rb"\b(EAA[A-Za-z0-9]{90,})\b",
+        checks.named_value,
+    ),
+    Rule(
+        "msteams_webhook_url",
+        rb"(?i:\.webhook\.office\.com|outlook\.office\.com)/webhook(?:b2)?/([A-Za-z0-9@/_\-]{40,})",
+    ),
+    Rule(
+        "sidekiq_secret",
+        rb"(?i:BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM)"
+        + _ASSIGN
+        + rb"([a-fA-F0-9]{8}:[a-fA-F0-9]{8})\b",
+    ),
+    Rule(
+        "laravel_app_key",
+        rb"(?i:APP_KEY)" + _ASSIGN + rb"(base64:[A-Za-z0-9+/]{32,}={0,2})",
+    ),
+    Rule(
+        "django_secret_key",
+        rb"\b(django-insecure-[a-z0-9!@#$%^&*(\-_=+)]{40,})",
+    ),
+    Rule(
+        "django_secret_key",
+        rb"(?i:django[_.\-]?)?SECRET_KEY" + _ASSIGN + rb"([a-z0-9!@#$%^&*(\-_=+)]{40,})",
+        checks.named_value,
+    ),
+    Rule(
+        "crypto_private_key",
+        rb"\b((?:xprv|tprv|yprv|zprv)[1-9A-HJ-NP-Za-km-z]{100,112})\b",
+    ),
+    Rule("crypto_private_key", rb"\b([5KLc][1-9A-HJ-NP-Za-km-z]{50,51})\b", checks.bitcoin_wif),
+    Rule(
+        "crypto_private_key",
+        rb"(?i:wallet|eth|ethereum|evm|priv|private|deployer|signer|account|mnemonic|solana)"
+        rb"[A-Za-z0-9_.\-]{0,24}(?i:key|secret|pk)[A-Za-z0-9_.\-]{0,12}"
+        + _ASSIGN
+        + rb"((?:0x)?[a-fA-F0-9]{64})\b",
+        checks.named_value,
+    ),
+    Rule(
+        "crypto_seed_phrase",
+        rb"(?i:mnemonic|seed[_\-]?phrase|recovery[_\-]?phrase|secret[_\-]?phrase|wallet[_\-]?seed|"
+        rb"seed[_\-]?words|seed)[A-Za-z0-9_.\-]{0,16}"
+        + _ASSIGN
+        + rb"([a-z]{3,8}(?:[ \t]{1,2}[a-z]{3,8}){11,23})\b",
+        checks.seed_phrase,
+    ),
+    Rule("docker_config", rb"\b(eyJhdXRocyI6[A-Za-z0-9+/=]{20,})"),
+    Rule(
+        "docker_registry_auth",
+        rb"\\{0,2}\"auth\\{0,2}\"\s{0,4}:\s{0,4}\\{0,2}\"([A-Za-z0-9+/]{8,}={0,2})\\{0,2}\"",
+        checks.basic_auth,
+    ),
+    Rule(
+        "gcp_private_key",
+        rb"\\{0,2}\"private_key\\{0,2}\"\s{0,4}:\s{0,4}\\{0,2}\""
+        rb"((?:[^\"\\]|\\{1,2}[^\"\\]){8,})\\{0,2}\"",
+        checks.named_value,
+    ),
+    # Kubernetes Secret manifests: the engine parses the document's data/stringData.
+    Rule(
+        "kubernetes_secret",
+        rb"(?m:^kind:[ \t]{0,4}[\"']?Secret[\"']?[ \t]*$)|"
+        rb"\\{0,2}\"kind\\{0,2}\"\s{0,4}:\s{0,4}\\{0,2}\"Secret\\{0,2}\"",
+    ),
+    # curl's credentials: ``-u user:password`` and ``--user=user:password``.
+    Rule(
+        "curl_credentials",
+        rb"(?:^|[\s'\"])(?:-u|--user)(?:\s{1,4}|=)[\"']?([^\s'\":@]+:[^\s'\"]+)",
+        checks.curl_user,
+    ),
+    # Secrets named by a vendor (``MESSAGEBIRD_API_KEY``, ``twitter_consumer_secret``,
+    # ``asana_client_id``): the value's name says what it is.
+    Rule(
+        "vendor_secret",
+        _VENDOR
+        + rb"[A-Za-z0-9_.\-]{0,24}"
+        + _VENDOR_SECRET_WORD
+        + rb"[A-Za-z0-9_.\-]{0,20}"
+        + _ASSIGN
+        + rb"([A-Za-z0-9_\-+/=.~:]{10,})",
+        checks.vendor_value,
+    ),
+    Rule(
+        "telegram_bot_token",
+        rb"\b([0-9]{5,16}:AA[A-Za-z0-9_\-]{30,40})(?:[^A-Za-z0-9_\-]|$)",
+    ),
+    # ``<add key="ClearTextPassword" value="…"/>`` (NuGet, .NET appSettings).
+    Rule(
+        "config_secret",
+        rb"(?:<|&lt;)add\s{1,4}key\s{0,2}=\s{0,2}"
+        + _Q
+        + rb"(?i:[A-Za-z0-9_.:\-]{0,32}(?:pass(?:word)?|pwd|secret|token|api[_\-]?key|apikey|"
+        rb"credential|connectionstring)[A-Za-z0-9_.:\-]{0,32})"
+        + _Q
+        + rb"\s{1,4}value\s{0,2}=\s{0,2}"
+        + _Q
+        + rb"([^\"'\\<>\r\n]{1,})"
+        + _Q,
+        checks.config_value,
+    ),
+    # ``System.setProperty("X_TOKEN", "…")``, ``os.Setenv("API_KEY", "…")``.
+    Rule(
+        "generic_secret",
+        rb"(?i:setProperty|setenv|putenv|SetEnvironmentVariable|setItem|setHeader)\s{0,2}\(\s{0,2}"
+        + _Q
+        + rb"[A-Za-z0-9_.\-]{0,24}"
+        + _SECRET_NAME
+        + _Q
+        + rb"\s{0,4},\s{0,4}"
+        + _Q
+        + rb"([^\r\n\"'`\\\[\]]{6,})"
+        + _Q,
+        checks.assignment,
+    ),
+    # ``<apiToken>…</apiToken>``, also HTML-escaped.
+    Rule(
+        "generic_secret",
+        rb"(?:<|&lt;)[A-Za-z0-9_:.\-]{0,24}"
+        + _SECRET_NAME
+        + rb"(?:>|&gt;)([^<>\r\n]{6,}?)(?:</|&lt;/)",
+        checks.assignment,
+    ),
     # --- generic shapes
     Rule(
         "jwt",
@@ -207,10 +383,17 @@ RULES: tuple[Rule, ...] = (
         checks.authorization,
     ),
     Rule("bearer_token", rb"(?i:\bbearer)\s+([A-Za-z0-9_\-.~+/]{16,}=*)", checks.bearer),
-    Rule("basic_auth", rb"(?i:\bbasic)\s+([A-Za-z0-9+/]{8,}={0,2})", checks.basic_auth),
+    # A JWT sent as Basic credentials keeps its payload and signature after the dots.
+    Rule(
+        "basic_auth",
+        rb"(?i:\bbasic)\s+([A-Za-z0-9+/_\-]{8,}={0,2}(?:\.[A-Za-z0-9_\-]+){0,2})",
+        checks.basic_auth,
+    ),
     Rule(
         "url_password",
-        rb"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@\"'<>\[\]]*:([^\s@/\"'<>\[\]]+)@",
+        # The whole userinfo is captured; the engine redacts the password, and the user
+        # too when the user part is itself a credential (checks.user_is_credential).
+        rb"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://([^\s:/@\"'<>\[\]]*:[^\s@/\"'<>\[\]]+)@",
         checks.url_password,
     ),
     Rule(
