@@ -1185,3 +1185,610 @@ CONTEXTS: dict[str, Callable[[Sample], Sample]] = {
     "headers": _in_headers,
     "console": _in_console,
 }
+
+
+# --- families of issue 15: written from the vendors' documented formats ----------------
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+DJANGO = string.ascii_lowercase + DIGITS + "!@#$%^&*(-_=+)"
+AZURE = ALNUM + "_~.-"
+WORDS = (  # noqa: SIM905 - a word list reads best as words
+    "abandon ability able about above absent absorb abstract absurd abuse access accident "
+    "acoustic acquire across action actor actress adapt addict address adjust admit adult "
+    "advance advice aerobic affair afford afraid again agent agree ahead alarm album"
+).split()
+
+
+def with_digits(rng: random.Random, alphabet: str, length: int) -> str:
+    """``length`` characters of ``alphabet`` with at least two digits, as generated keys have."""
+    chars = list(rand(rng, alphabet, length - 2) + rand(rng, DIGITS, 2))
+    rng.shuffle(chars)
+    return "".join(chars)
+
+
+def base58check(payload: bytes) -> str:
+    """Base58 with the 4-byte double SHA-256 checksum (Bitcoin WIF, extended keys)."""
+    import hashlib
+
+    data = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    number = int.from_bytes(data, "big")
+    out = ""
+    while number:
+        number, rest = divmod(number, 58)
+        out = BASE58[rest] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def _adobe(rng):
+    names = ("ADOBE_CLIENT_SECRET", "adobeClientSecret")
+    return assign(rng, names, "adobe_client_secret", "p8e-" + rand(rng, ALNUM, 32))
+
+
+def _adobe_bare(rng):
+    return sample(("adobe_client_secret", "p8e-" + rand(rng, ALNUM, 32)))
+
+
+def _alibaba_id(rng):
+    return sample(("alibaba_access_key_id", "LTAI5t" + rand(rng, ALNUM, 18)))
+
+
+def _alibaba_secret(rng):
+    names = ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "alibaba_secret_key", "aliyunAccessKeySecret")
+    return assign(rng, names, "alibaba_secret", with_digits(rng, ALNUM, 30))
+
+
+def _asana_pat(rng):
+    if rng.random() < 0.5:
+        token = f"2/{rand(rng, DIGITS, 16)}/{rand(rng, DIGITS, 16)}:{rand(rng, HEX, 32)}"
+    else:
+        token = f"1/{rand(rng, DIGITS, 16)}:{rand(rng, HEX, 32)}"
+    return sample(("asana_token", token))
+
+
+def _asana_client(rng):
+    if rng.random() < 0.5:
+        return assign(
+            rng, ("ASANA_CLIENT_ID", "asanaClientId"), "asana_token", rand(rng, DIGITS, 16)
+        )
+    return assign(rng, ("ASANA_CLIENT_SECRET",), "asana_token", with_digits(rng, ALNUM, 32))
+
+
+def _curl_user(rng):
+    flag = rng.choice(["-u ", "--user ", "--user="])
+    return sample(
+        f"curl -sS {flag}",
+        ("curl_credentials", f"deploy:{password(rng)}"),
+        " https://api.example.com/v1/export",
+    )
+
+
+def _curl_header(rng):
+    flag = rng.choice(["--header", "-H"])
+    quote = rng.choice("'\"")
+    scheme, kind, value = rng.choice(
+        [
+            ("Bearer ", "bearer_token", rand(rng, URLSAFE, 40)),
+            ("token ", "authorization", rand(rng, HEX, 40)),
+        ]
+    )
+    return sample(
+        f"curl {flag} {quote}Authorization: {scheme}",
+        (kind, value),
+        f"{quote} https://api.example.com/v2/user",
+    )
+
+
+def _discord_client(rng):
+    if rng.random() < 0.5:
+        return assign(rng, ("DISCORD_CLIENT_ID",), "discord_client_secret", rand(rng, DIGITS, 18))
+    return assign(
+        rng,
+        ("DISCORD_CLIENT_SECRET", "discordClientSecret"),
+        "discord_client_secret",
+        with_digits(rng, URLSAFE, 32),
+    )
+
+
+def _facebook_page(rng):
+    token = "EAA" + rng.choice("BGd") + with_digits(rng, ALNUM, 180)
+    return sample(("facebook_access_token", token))
+
+
+def _msteams(rng):
+    path = f"{_uuid(rng)}@{_uuid(rng)}/IncomingWebhook/{rand(rng, HEX, 32)}/{_uuid(rng)}"
+    return sample("https://acme.webhook.office.com/webhookb2/", ("msteams_webhook_url", path))
+
+
+def _nuget(rng):
+    return sample(
+        '<packageSourceCredentials><acme><add key="Username" value="ci-bot" />'
+        '<add key="ClearTextPassword" value="',
+        ("password", password(rng)),
+        '" /></acme></packageSourceCredentials>',
+    )
+
+
+def _sourcegraph(rng):
+    if rng.random() < 0.5:
+        token = f"sgp_{rand(rng, HEX, 16)}_{rand(rng, HEX, 40)}"
+    else:
+        token = "sgp_" + rand(rng, HEX, 40)
+    return sample(("sourcegraph_token", token))
+
+
+def _telegram_named(rng):
+    token = f"{rng.randrange(10**8, 10**10)}:AA" + rand(rng, URLSAFE, 32)
+    return assign(rng, ("TELEGRAM_BOT_TOKEN", "telegramToken"), "telegram_bot_token", token)
+
+
+def _heroku_named(rng):
+    return assign(rng, ("HEROKU_API_KEY_PROD", "heroku_token_ci"), "heroku_api_key", _uuid(rng))
+
+
+def _mailgun_named(rng):
+    key = f"{rand(rng, HEX, 32)}-{rand(rng, HEX, 8)}-{rand(rng, HEX, 8)}"
+    return assign(rng, ("MAILGUN_API_KEY", "mailgunKey"), "mailgun_api_key", key)
+
+
+def _twilio_secret(rng):
+    return assign(rng, ("TWILIO_API_SECRET",), "twilio_auth_token", with_digits(rng, ALNUM, 32))
+
+
+def _planetscale(rng):
+    prefix = rng.choice(["pscale_tkn_", "pscale_pw_", "pscale_oauth_"])
+    return sample(("planetscale_token", prefix + with_digits(rng, URLSAFE, 43)))
+
+
+def _square_sandbox(rng):
+    return sample(("square_access_token", "sq0atp-" + rand(rng, URLSAFE, 22)))
+
+
+def _jfrog(rng):
+    if rng.random() < 0.5:
+        return sample(("jfrog_token", "AKCp" + rand(rng, ALNUM, 69)))
+    return sample(("jfrog_token", "cmVmdGtuOjAxOj" + rand(rng, ALNUM, 50)))
+
+
+def _messagebird(rng):
+    names = ("MESSAGEBIRD_API_KEY", "messagebird_access_key", "message_bird_key")
+    return assign(rng, names, "messagebird_api_key", with_digits(rng, ALNUM, 25))
+
+
+def _twitter_named(rng):
+    if rng.random() < 0.5:
+        return assign(
+            rng,
+            ("TWITTER_CONSUMER_SECRET", "twitterApiSecret"),
+            "twitter_secret",
+            with_digits(rng, ALNUM, 50),
+        )
+    token = f"{rand(rng, DIGITS, 19)}-{with_digits(rng, ALNUM, 40)}"
+    return assign(rng, ("TWITTER_ACCESS_TOKEN",), "twitter_secret", token)
+
+
+def _cloudflare(rng):
+    if rng.random() < 0.5:
+        return assign(
+            rng,
+            ("CLOUDFLARE_API_TOKEN", "cloudflareToken"),
+            "cloudflare_api_key",
+            with_digits(rng, URLSAFE, 40),
+        )
+    return assign(
+        rng, ("CF_API_KEY", "cloudflare_global_key"), "cloudflare_api_key", rand(rng, HEX, 37)
+    )
+
+
+def _cloudflare_origin_ca(rng):
+    key = f"v1.0-{rand(rng, HEX, 24)}-{rand(rng, HEX, 146)}"
+    return sample(("cloudflare_origin_ca_key", key))
+
+
+def _flyio(rng):
+    if rng.random() < 0.5:
+        return sample(("flyio_token", "fo1_" + with_digits(rng, URLSAFE, 43)))
+    body = base64.b64encode(rng.randbytes(180)).decode()
+    return sample("Authorization: FlyV1 ", ("flyio_token", "fm2_" + body))
+
+
+def _sidekiq_env(rng):
+    name = rng.choice(["BUNDLE_ENTERPRISE__CONTRIBSYS__COM", "BUNDLE_GEMS__CONTRIBSYS__COM"])
+    return sample(f"{name}=", ("sidekiq_secret", f"{rand(rng, HEX, 8)}:{rand(rng, HEX, 8)}"))
+
+
+def _sidekiq_url(rng):
+    return sample(
+        'source "https://',
+        ("url_password", f"{rand(rng, HEX, 8)}:{rand(rng, HEX, 8)}"),
+        '@enterprise.contribsys.com/"',
+    )
+
+
+def _url_token_user(rng):
+    return sample(
+        "git clone https://",
+        ("url_password", f"{with_digits(rng, ALNUM, 40)}:x-oauth-basic"),
+        "@github.com/acme/app.git",
+    )
+
+
+def _atlassian_named(rng):
+    names = ("JIRA_API_TOKEN", "confluence_token", "ATLASSIAN_API_TOKEN")
+    return assign(rng, names, "atlassian_api_token", with_digits(rng, ALNUM, 24))
+
+
+def _etsy(rng):
+    return assign(
+        rng,
+        ("ETSY_API_KEY", "etsyKeystring"),
+        "etsy_api_key",
+        with_digits(rng, string.ascii_lowercase + DIGITS, 24),
+    )
+
+
+def _easypost(rng):
+    return sample(("easypost_api_key", rng.choice(["EZAK", "EZTK"]) + rand(rng, ALNUM, 54)))
+
+
+def _onepassword(rng):
+    if rng.random() < 0.5:
+        parts = [rand(rng, UPPER_DIGITS, n) for n in (6, 6, 5, 5, 5, 5)]
+        return sample(("onepassword_secret_key", "A3-" + "-".join(parts)))
+    claims = b64url(
+        json.dumps(
+            {"signInAddress": "acme.1password.com", "userAuth": {"method": "SRPg-4096"}}
+        ).encode()
+    )
+    return sample(("onepassword_service_token", "ops_" + claims + rand(rng, URLSAFE, 60)))
+
+
+def _sumologic(rng):
+    if rng.random() < 0.5:
+        return assign(
+            rng,
+            ("SUMO_ACCESS_ID", "sumologic_access_id"),
+            "sumologic_key",
+            "su" + rand(rng, ALNUM, 12),
+        )
+    return assign(
+        rng, ("SUMO_ACCESS_KEY", "sumologicAccessKey"), "sumologic_key", with_digits(rng, ALNUM, 64)
+    )
+
+
+def _huggingface_org(rng):
+    return sample(("huggingface_token", "api_org_" + rand(rng, string.ascii_letters, 34)))
+
+
+def _azure_ad(rng):
+    secret = rand(rng, AZURE, 3) + rng.choice(DIGITS) + "Q~" + rand(rng, AZURE, 34)
+    names = ("AZURE_CLIENT_SECRET", "clientSecret", "client_secret")
+    return assign(rng, names, "azure_ad_client_secret", secret)
+
+
+def _laravel(rng):
+    key = base64.b64encode(rng.randbytes(32)).decode()
+    return sample("APP_KEY=", ("laravel_app_key", "base64:" + key))
+
+
+def _django(rng):
+    if rng.random() < 0.5:
+        return sample(
+            "SECRET_KEY = '", ("django_secret_key", "django-insecure-" + rand(rng, DJANGO, 50)), "'"
+        )
+    return sample("DJANGO_SECRET_KEY=", ("django_secret_key", rand(rng, DJANGO, 50)))
+
+
+def _wif(rng):
+    return sample(("crypto_private_key", base58check(b"\x80" + rng.randbytes(32) + b"\x01")))
+
+
+def _xprv(rng):
+    payload = bytes.fromhex("0488ade4") + rng.randbytes(41) + b"\0" + rng.randbytes(32)
+    return sample(("crypto_private_key", base58check(payload)))
+
+
+def _eth_key(rng):
+    names = ("WALLET_PRIVATE_KEY", "DEPLOYER_KEY", "eth_private_key", "signerKey")
+    return assign(rng, names, "crypto_private_key", "0x" + rand(rng, HEX, 64))
+
+
+def _seed_phrase(rng):
+    phrase = " ".join(rng.choice(WORDS) for _ in range(rng.choice([12, 24])))
+    names = ("MNEMONIC", "seed_phrase", "walletSeed")
+    quote = rng.choice("\"'")
+    return sample(f"{rng.choice(names)}={quote}", ("crypto_seed_phrase", phrase), quote)
+
+
+def _docker_auths(rng):
+    auth = base64.b64encode(f"robot$ci:{password(rng)}".encode()).decode()
+    return sample(
+        '{"auths": {"registry.example.com": {"auth": "', ("docker_registry_auth", auth), '"}}}'
+    )
+
+
+def _dockerconfigjson(rng):
+    auth = base64.b64encode(f"ci:{password(rng)}".encode()).decode()
+    config = json.dumps({"auths": {"ghcr.io": {"auth": auth}}}, separators=(",", ":"))
+    return sample(
+        ".dockerconfigjson: ", ("docker_config", base64.b64encode(config.encode()).decode())
+    )
+
+
+def _kubernetes_secret(rng):
+    user = base64.b64encode(b"app").decode()
+    secret = base64.b64encode(password(rng).encode()).decode()
+    token = base64.b64encode(rand(rng, ALNUM, 40).encode()).decode()
+    return sample(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-credentials\n  namespace: prod\n"
+        "type: Opaque\ndata:\n  username: ",
+        ("kubernetes_secret", user),
+        "\n  password: ",
+        ("kubernetes_secret", secret),
+        "\n  api-token: ",
+        ("kubernetes_secret", token),
+        "\n",
+    )
+
+
+def _kubernetes_secret_json(rng):
+    secret = base64.b64encode(password(rng).encode()).decode()
+    return sample(
+        '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db"},"data":{"password":"',
+        ("kubernetes_secret", secret),
+        '"}}',
+    )
+
+
+# --- syntaxes the issue found decided too much -----------------------------------------
+
+
+def _go_var(rng):
+    name = rng.choice(["apiToken", "authToken", "secretKey"])
+    value = with_digits(rng, ALNUM, rng.randrange(24, 48))
+    return sample(f'var {name} string = "', ("generic_secret", value), '"')
+
+
+def _xml_element(rng):
+    name = rng.choice(["apiToken", "accessToken", "clientSecret"])
+    value = with_digits(rng, ALNUM, 32)
+    return sample(f"<{name}>", ("generic_secret", value), f"</{name}>")
+
+
+def _add_key(rng):
+    key = rng.choice(["Password", "DbPassword", "SmtpPassword"])
+    return sample(f'<add key="{key}" value="', ("password", password(rng)), '" />')
+
+
+def _php_concat(rng):
+    name = rng.choice(["$apiToken", "$secretKey", "$this->authToken"])
+    return sample(f'{name} .= "', ("generic_secret", with_digits(rng, ALNUM, 32)), '";')
+
+
+def _set_property(rng):
+    call = rng.choice(["System.setProperty", "os.Setenv", "putenv"])
+    name = rng.choice(["API_TOKEN", "X_TOKEN", "CLIENT_SECRET"])
+    value = with_digits(rng, ALNUM, 32)
+    return sample(f'{call}("{name}", "', ("generic_secret", value), '");')
+
+
+def _makefile_assignment(rng):
+    operator = rng.choice(["?=", "::=", ":::=", ":=", "+="])
+    name = rng.choice(["API_TOKEN", "DEPLOY_SECRET", "AUTH_TOKEN"])
+    return sample(f"{name} {operator} ", ("generic_secret", with_digits(rng, ALNUM, 32)))
+
+
+# --- partial leaks: each of these once kept part of its secret ---------------------------
+
+
+def _long_value(rng):
+    value = with_digits(rng, ALNUM, rng.randrange(513, 3000))
+    return sample('SECRET_KEY="', ("generic_secret", value), '"')
+
+
+def _passphrase(rng):
+    words = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(3, 7)))
+    quote = rng.choice("\"'")
+    return sample(f"password = {quote}", ("password", words), quote)
+
+
+def _basic_jwt(rng):
+    return sample("Authorization: Basic ", ("jwt", jwt(rng)))
+
+
+def _github_bad_checksum(rng):
+    return sample(("github_token", "ghp_" + with_digits(rng, ALNUM, 36)))
+
+
+ISSUE_15_SECRETS: dict[str, Callable[[random.Random], Sample]] = {
+    "adobe_client_secret": _adobe,
+    "adobe_client_secret_bare": _adobe_bare,
+    "alibaba_access_key_id": _alibaba_id,
+    "alibaba_secret": _alibaba_secret,
+    "asana_pat": _asana_pat,
+    "asana_client": _asana_client,
+    "curl_user": _curl_user,
+    "curl_header": _curl_header,
+    "discord_client": _discord_client,
+    "facebook_page_token": _facebook_page,
+    "msteams_webhook": _msteams,
+    "nuget_password": _nuget,
+    "sourcegraph_token": _sourcegraph,
+    "telegram_named": _telegram_named,
+    "heroku_named": _heroku_named,
+    "mailgun_named": _mailgun_named,
+    "twilio_secret": _twilio_secret,
+    "planetscale_token": _planetscale,
+    "square_sandbox": _square_sandbox,
+    "jfrog_token": _jfrog,
+    "messagebird": _messagebird,
+    "twitter_named": _twitter_named,
+    "cloudflare_named": _cloudflare,
+    "cloudflare_origin_ca": _cloudflare_origin_ca,
+    "flyio_token": _flyio,
+    "sidekiq_env": _sidekiq_env,
+    "sidekiq_url": _sidekiq_url,
+    "url_token_user": _url_token_user,
+    "atlassian_named": _atlassian_named,
+    "etsy": _etsy,
+    "easypost": _easypost,
+    "onepassword": _onepassword,
+    "sumologic": _sumologic,
+    "huggingface_org": _huggingface_org,
+    "azure_ad_client_secret": _azure_ad,
+    "laravel_app_key": _laravel,
+    "django_secret_key": _django,
+    "bitcoin_wif": _wif,
+    "bitcoin_xprv": _xprv,
+    "ethereum_key": _eth_key,
+    "seed_phrase": _seed_phrase,
+    "docker_auths": _docker_auths,
+    "dockerconfigjson": _dockerconfigjson,
+    "kubernetes_secret": _kubernetes_secret,
+    "kubernetes_secret_json": _kubernetes_secret_json,
+    "go_var": _go_var,
+    "xml_element": _xml_element,
+    "add_key_password": _add_key,
+    "php_concat": _php_concat,
+    "set_property": _set_property,
+    "makefile_assignment": _makefile_assignment,
+    "long_value": _long_value,
+    "passphrase": _passphrase,
+    "basic_jwt": _basic_jwt,
+    "github_bad_checksum": _github_bad_checksum,
+}
+SECRETS.update(ISSUE_15_SECRETS)
+
+
+# --- lookalikes of issue 15's families: documented examples, templates, public ids ------
+
+
+def _documented_examples(rng):
+    return sample(
+        rng.choice(
+            [
+                "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "GITHUB_TOKEN=ghp_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+                'stripe.api_key = "sk_live_xxxxxxxxxxxxxxxxxxxxxxxx"',
+                "SLACK_TOKEN=xoxb-your-token-here",
+                "token: your-token-here",
+                "API_TOKEN=${API_TOKEN}",
+                "password: @@DB_PASSWORD@@",
+                "client_secret: XXXX-XXXX-XXXX-XXXX",
+                "<apiToken>${API_TOKEN}</apiToken>",
+                'System.setProperty("API_TOKEN", System.getenv("API_TOKEN"));',
+                "API_TOKEN ?= $(shell cat .token)",
+            ]
+        )
+    )
+
+
+def _ids_and_ownership(rng):
+    return sample(
+        rng.choice(
+            [
+                f"docker run --rm -u {rng.randrange(1000, 2000)}:{rng.randrange(1000, 2000)} app",
+                "ps -u www-data -o pid,cmd",
+                'curl -u "$API_USER:$API_PASSWORD" https://api.example.com',
+                f"wallet_address: 0x{rand(rng, HEX, 40)}",
+                f"bitcoin:1{rand(rng, BASE58, 33)}",
+                f'"transactionHash": "0x{rand(rng, HEX, 64)}"',
+                f"seed: {rng.randrange(99999)}",
+                "APP_NAME=acme\nAPP_URL=https://acme.example.com\nAPP_KEY=\nLOG_LEVEL=debug",
+            ]
+        )
+    )
+
+
+def _messages_next_to_names(rng):
+    return sample(
+        rng.choice(
+            [
+                '"password": "Must be at least 8 characters."',
+                "{'token': 'Your session has expired, please sign in again.'}",
+                "<passwordHint>Use a long passphrase.</passwordHint>",
+                "<tokenType>Bearer</tokenType>",
+                '<add key="PasswordLength" value="12" />',
+                '<add key="Username" value="ci-bot" />',
+                "var tokenCount int = 5",
+                'password: "%s is not a valid password"',
+            ]
+        )
+    )
+
+
+def _config_maps(rng):
+    return sample(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n"
+        f"  LOG_LEVEL: info\n  FEATURE_FLAGS: checkout,search\n  BUILD: {rand(rng, HEX, 12)}\n"
+    )
+
+
+def _makefile_settings(rng):
+    version = f"{rng.randrange(9)}.{rng.randrange(20)}.{rng.randrange(40)}"
+    return sample(
+        f"VERSION ?= {version}\nGIT_SHA := $(shell git rev-parse HEAD)\n"
+        f"IMAGE ::= registry.example.com/app:{rand(rng, HEX, 12)}\nTOKEN_FILE ?= .token"
+    )
+
+
+LOOKALIKES.update(
+    {
+        "documented_example": _documented_examples,
+        "ids_and_ownership": _ids_and_ownership,
+        "message_next_to_name": _messages_next_to_names,
+        "config_map": _config_maps,
+        "makefile_settings": _makefile_settings,
+    }
+)
+
+
+# --- more contexts: configuration and scripts -------------------------------------------
+
+
+def _in_yaml(s: Sample) -> Sample:
+    return _wrap(
+        "service: checkout\nreplicas: 3\nnotes: |\n    ",
+        s.map(lambda text: text.replace("\n", "\n    ")),
+        "\nresources:\n  limits:\n    memory: 256Mi\n",
+    )
+
+
+def _in_xml(s: Sample) -> Sample:
+    from xml.sax.saxutils import escape
+
+    return _wrap(
+        '<?xml version="1.0" encoding="utf-8"?>\n<report><entry level="error">',
+        s.map(escape),
+        "</entry></report>\n",
+    )
+
+
+def _in_env(s: Sample) -> Sample:
+    return _wrap(
+        "# production settings\nAPP_ENV=production\nLOG_LEVEL=info\n", s, "\nDEBUG=false\n"
+    )
+
+
+def _in_makefile(s: Sample) -> Sample:
+    return _wrap(".PHONY: deploy\n", s, "\n\ndeploy:\n\t./scripts/deploy.sh $(VERSION)\n")
+
+
+def _in_shell(s: Sample) -> Sample:
+    return _wrap("#!/bin/sh\nset -eu\n", s, '\necho "done"\n')
+
+
+CONTEXTS.update(
+    {"yaml": _in_yaml, "xml": _in_xml, "env": _in_env, "makefile": _in_makefile, "shell": _in_shell}
+)
+
+# Formats that cannot survive a context: a YAML manifest's lines once its newlines are
+# escaped into a JSON string or a header value, or re-indented into a block scalar.
+UNFIT_CONTEXTS: dict[str, frozenset[str]] = {
+    "kubernetes_secret": frozenset({"json", "headers"}),
+}
+
+
+def fits(family: str, context: str) -> bool:
+    """Whether ``family``'s format survives being carried in ``context``."""
+    return context not in UNFIT_CONTEXTS.get(family, frozenset())

@@ -268,6 +268,10 @@ def query_value(text: bytes, start: int, end: int, kind: str) -> str | None:
     return kind
 
 
+# ``&lt;`` and ``&quot;`` end in ``;`` without separating connection-string fields.
+_ENTITY = re.compile(rb"&[A-Za-z#0-9]{1,8};")
+
+
 def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
     """A value assigned to a secret-like name: passwords always, other names when random."""
     # Every walk back is bounded, so a line of thousands of candidates stays linear.
@@ -275,6 +279,7 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
     value = text[start:end]
     if (
         _PLACEHOLDER.match(value)
+        or is_example_token(value)
         or (_HARMLESS_NAME.search(name) or _HARMLESS_CAMEL.search(name))
         and not _SESSION_NAME.search(name)
         or _PUBLIC_LOCATION.match(value)
@@ -288,7 +293,8 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
             text.rfind(b"\n", max(0, name_start - _LINE_LOOKBACK), name_start) + 1,
             name_start - _LINE_LOOKBACK,
         )
-        if b";" in text[line_start:name_start] and b"=" in text[line_start:name_start]:
+        before = _ENTITY.sub(b"", text[line_start:name_start])
+        if b";" in before and b"=" in before:
             # ``Server=db;User Id=app;Password=…``: any length is a password here.
             return "connection_string_password"
         if spaced:

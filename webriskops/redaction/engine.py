@@ -152,10 +152,18 @@ class _Group:
 
 
 def _groups(rules: Iterable[Rule]) -> tuple[_Group, ...]:
-    """The rules in order, cut into automata of ``_GROUP_SIZE`` rules."""
+    """The rules in order, cut into automata of ``_GROUP_SIZE`` rules.
+
+    The generic assignment rules get automata of their own: when one of them rejects a
+    value, its group skips to the value's end, which must not skip another family.
+    """
     indexed = list(enumerate(rules))
+    generic = [pair for pair in indexed if pair[1].kind == "generic_secret"]
+    specific = [pair for pair in indexed if pair[1].kind != "generic_secret"]
     return tuple(
-        _Group(indexed[at : at + _GROUP_SIZE]) for at in range(0, len(indexed), _GROUP_SIZE)
+        _Group(chunk[at : at + _GROUP_SIZE])
+        for chunk in (specific, generic)
+        for at in range(0, len(chunk), _GROUP_SIZE)
     )
 
 

@@ -45,6 +45,8 @@ _VENDOR_SECRET_WORD = (
     rb"(?i:key|token|secret|pass(?:word)?|pwd|auth|credentials?|access[_\-]?id|"
     rb"client[_\-]?id|app[_\-]?id|account[_\-]?id)"
 )
+# Django's key alphabet; ``&`` may come HTML-escaped.
+_DJANGO = rb"(?:[a-z0-9!@#$%^*(\-_=+)]|&(?:amp;)?)"
 # Names whose value is a secret when it looks like one (checks.assignment decides).
 _SECRET_NAME = (
     rb"(?i:pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|"
@@ -261,11 +263,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "django_secret_key",
-        rb"\b(django-insecure-[a-z0-9!@#$%^&*(\-_=+)]{40,})",
+        rb"\b(django-insecure-" + _DJANGO + rb"{40,})",
     ),
     Rule(
         "django_secret_key",
-        rb"(?i:django[_.\-]?)?SECRET_KEY" + _ASSIGN + rb"([a-z0-9!@#$%^&*(\-_=+)]{40,})",
+        rb"(?i:django[_.\-]?)?SECRET_KEY" + _ASSIGN + rb"(" + _DJANGO + rb"{40,})",
         checks.named_value,
     ),
     Rule(
@@ -304,7 +306,7 @@ RULES: tuple[Rule, ...] = (
     # Kubernetes Secret manifests: the engine parses the document's data/stringData.
     Rule(
         "kubernetes_secret",
-        rb"(?m:^kind:[ \t]{0,4}[\"']?Secret[\"']?[ \t]*$)|"
+        rb"(?m:^[ \t]{0,16}kind:[ \t]{0,4}[\"']?Secret[\"']?[ \t]*$)|"
         rb"\\{0,2}\"kind\\{0,2}\"\s{0,4}:\s{0,4}\\{0,2}\"Secret\\{0,2}\"",
     ),
     # curl's credentials: ``-u user:password`` and ``--user=user:password``.
@@ -362,7 +364,7 @@ RULES: tuple[Rule, ...] = (
         "generic_secret",
         rb"(?:<|&lt;)[A-Za-z0-9_:.\-]{0,24}"
         + _SECRET_NAME
-        + rb"(?:>|&gt;)([^<>\r\n]{6,}?)(?:</|&lt;/)",
+        + rb"(?:>|&gt;)((?:[^<>&\r\n]|&amp;){6,}?)(?:</|&lt;/)",
         checks.assignment,
     ),
     # --- generic shapes
