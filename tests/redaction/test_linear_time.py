@@ -27,6 +27,9 @@ DENSE = {
     "quoted_password_without_end",
     "secret_params",
     "url_userinfo",
+    "kubernetes_secret_kinds",
+    "add_keys",
+    "base58_runs",
 }
 RATIO_LIMIT = 8
 
@@ -66,6 +69,15 @@ ADVERSARIAL = {
     "quoted_password_without_end": _repeat("password: 'Tr0ub4dor&3;"),
     "authorization_token": _repeat("Authorization: token abcdefgh"),
     "json_escaped_names": _repeat('\\"token\\": \\"'),
+    # Rules added for issue 15.
+    "kubernetes_secret_kinds": _repeat("kind: Secret\ndata:\n  a: b\n"),
+    "curl_users": _repeat(" -u a:$b"),
+    "xml_open_tags": _repeat("<apiToken>abcdefgh"),
+    "add_keys": _repeat('<add key="Password" value="'),
+    "spaced_passwords": _repeat('password = "a b c d '),
+    "vendor_names": _repeat("twitter_key=AAAAAAAAAA"),
+    "example_tokens": _repeat("fo1_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX-"),
+    "base58_runs": _repeat("5Kb8kLf9zgWQnogidDA76MzPL6TsZZY36hWXMssSzNydYXYB9KF"),
 }
 
 # ``redact_url`` adds a parameter pass of its own.

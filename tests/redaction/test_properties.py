@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import random
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -85,3 +86,88 @@ def test_binary_data_uris_are_kept(seed: int, urlsafe: bool) -> None:
     encoded = (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(raw).decode()
     text = f'<img src="data:image/png;base64,{encoded}" alt="">'
     assert redact(text) == text
+
+
+# Surroundings of every sort, glued to the secret or not: token characters, quotes,
+# operators, spaces and line breaks, and multi-byte characters.
+ANY_TEXT = st.text(
+    alphabet=st.sampled_from(list("aZ09_-+/=.:;,&?#@'\"`<>()[]{} \t\n\u00e9\U0001f600")),
+    max_size=40,
+)
+WINDOW = 8
+MARKER = re.compile(r"\[REDACTED:[a-z0-9_]+\]")
+
+
+def _long_assignment(length: int, seed: int) -> str:
+    rng = random.Random(seed)
+    return "".join(
+        rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
+        for _ in range(length)
+    )
+
+
+def _windows(secret: str) -> set[str]:
+    return {secret[at : at + WINDOW] for at in range(len(secret) - WINDOW + 1)}
+
+
+def _assert_no_partial_leak(before: str, secret: str, after: str) -> None:
+    redacted = redact(before + secret + after)
+    if secret in redacted:
+        return  # not matched here (glued to its surroundings): kept whole, never cut
+    # A marker names its kind (``[REDACTED:rubygems_api_key]``): its text is not a leak.
+    kept = MARKER.sub("\x00", redacted)
+    surroundings = before + "\x00" + after
+    leaked = {w for w in _windows(secret) if w in kept and w not in surroundings}
+    assert not leaked, f"part of a redacted secret survived: {sorted(leaked)[:3]}"
+
+
+@PROPERTY
+@given(FAMILIES, SEEDS, ANY_TEXT, ANY_TEXT)
+def test_no_window_of_a_matched_secret_survives(
+    family: str, seed: int, before: str, after: str
+) -> None:
+    sample = SECRETS[family](random.Random(seed))
+    text = sample.text
+    for secret in sample.secrets:
+        at = text.index(secret)
+        _assert_no_partial_leak(before + text[:at], secret, text[at + len(secret) :] + after)
+
+
+@PROPERTY
+@given(
+    st.integers(min_value=6, max_value=6000),
+    SEEDS,
+    st.sampled_from(
+        ['SECRET_KEY="{}"', "api_token: '{}'", "password={}", "<apiToken>{}</apiToken>"]
+    ),
+    ANY_TEXT,
+    ANY_TEXT,
+)
+def test_no_window_of_a_long_value_survives(
+    length: int, seed: int, template: str, before: str, after: str
+) -> None:
+    value = _long_assignment(length, seed)
+    head, tail = template.split("{}")
+    _assert_no_partial_leak(before + head, value, tail + after)
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.sampled_from(
+            ["correct", "horse", "battery", "staple", "orbit", "lamp", "violet", "anchor"]
+        ),
+        min_size=2,
+        max_size=10,
+    ),
+    st.sampled_from([" ", "  ", "\t"]),
+    st.sampled_from(['password = "{}"', "passphrase: '{}'", '"db_password": "{}"']),
+    ANY_TEXT,
+    ANY_TEXT,
+)
+def test_no_word_of_a_matched_passphrase_survives(
+    words: list[str], space: str, template: str, before: str, after: str
+) -> None:
+    phrase = space.join(words)
+    head, tail = template.split("{}")
+    _assert_no_partial_leak(before + head, phrase, tail + after)

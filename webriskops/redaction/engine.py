@@ -111,6 +111,10 @@ _OPTIONS = re2.Options()
 _OPTIONS.max_mem = 64 << 20
 
 
+# Rules whose values are judged by the name they are assigned to.
+_JUDGED_BY_NAME = frozenset({"generic_secret", "vendor_secret"})
+
+
 def marker(kind: str) -> bytes:
     """The replacement text of a secret."""
     return b"[REDACTED:" + kind.encode() + b"]"
@@ -154,12 +158,13 @@ class _Group:
 def _groups(rules: Iterable[Rule]) -> tuple[_Group, ...]:
     """The rules in order, cut into automata of ``_GROUP_SIZE`` rules.
 
-    The generic assignment rules get automata of their own: when one of them rejects a
-    value, its group skips to the value's end, which must not skip another family.
+    The rules that judge a value by its name get automata of their own: when one of
+    them rejects a value, its group skips to the value's end (the same name would judge
+    any later candidate inside it the same way), which must not skip another family.
     """
     indexed = list(enumerate(rules))
-    generic = [pair for pair in indexed if pair[1].kind == "generic_secret"]
-    specific = [pair for pair in indexed if pair[1].kind != "generic_secret"]
+    generic = [pair for pair in indexed if pair[1].kind in _JUDGED_BY_NAME]
+    specific = [pair for pair in indexed if pair[1].kind not in _JUDGED_BY_NAME]
     return tuple(
         _Group(chunk[at : at + _GROUP_SIZE])
         for chunk in (specific, generic)
@@ -298,7 +303,8 @@ def _scan(group: _Group, data: bytes, spans: list[tuple[int, int, str, int]]) ->
                 spans.extend((*span, index) for span in found_spans)
             position = end
             continue
-        accepted = _spans_of(rule, data, start, end)
+        example = rule.kind not in _BY_PLACE and checks.is_example_token(data[start:end])
+        accepted = [] if example else _spans_of(rule, data, start, end)
         if accepted:
             spans.extend((*span, index) for span in accepted)
             position = max(match_end, accepted[-1][1])
@@ -313,11 +319,12 @@ def _scan(group: _Group, data: bytes, spans: list[tuple[int, int, str, int]]) ->
                 spans.extend((*span, index) for span in glued)
                 glued_at = glued[-1][1]
                 position = max(position, glued_at)
-        elif rule.kind == "generic_secret":
-            # The check judged the whole value by the name it walks back to: a later
-            # generic candidate inside it would be judged the same way, and retrying byte
-            # by byte would judge ``token=token=…`` once per repeat. Families starting
-            # inside it are found by their own groups.
+        elif rule.kind in _JUDGED_BY_NAME or example:
+            # The check judged the whole value by the name it walks back to (or the
+            # value is a documented example): a later candidate inside it would be
+            # judged the same way, and retrying byte by byte would judge
+            # ``token=token=…`` once per repeat. Families starting inside it are found
+            # by their own groups.
             position = max(end, match_start + 1)
         else:
             # Rejected: another family of this group may still match from the next byte
@@ -391,7 +398,7 @@ def _spans_of(rule: Rule, data: bytes, start: int, end: int) -> list[tuple[int, 
         if not checks.user_is_credential(data[start:user_end], data[user_end + 1 : end]):
             start = user_end + 1
     elif rule.kind not in _BY_PLACE and checks.is_example_token(data[start:end]):
-        return []  # ``AKIAIOSFODNN7EXAMPLE``, ``sk_live_XXXXXXXX``: documentation
+        return []  # ``AKIAIOSFODNN7EXAMPLE``, ``sk_live_XXXXXXXX``: documentation (glued)
     kind = rule.check(data, start, end, rule.kind) if rule.check else rule.kind
     if kind is None:
         return []
