@@ -14,7 +14,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from webriskops.ingest.fields import INT32_MAX, INT64_MAX, is_artifact_path, is_http_url
+from webriskops.ingest.fields import (
+    INT32_MAX,
+    INT64_MAX,
+    holds_secret,
+    is_artifact_path,
+    is_http_url,
+)
 
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,99}\Z")
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9._:/+=-]{8,128}\Z")
@@ -148,6 +154,22 @@ def _counters(counters: Any) -> dict | None:
     return loaded
 
 
+def _stored_as_sent(result: dict) -> str:
+    """The values of fields stored as sent (issue type and fingerprint, artifact keys,
+    header names), one per line, so a single redaction scan covers them all."""
+    entries = result.get("pages", [result])
+    values: list[str] = []
+    for entry in entries:
+        values.extend(entry["page"]["responseHeaders"])
+        values.extend(entry["artifacts"].values())
+        for issue in entry["issues"]:
+            values.append(issue["type"])
+            values.append(issue["fingerprint"])
+            if "screenshotPath" in issue:
+                values.append(issue["screenshotPath"])
+    return "\n".join(values)
+
+
 def load_completed(data: dict, sets: dict[str, frozenset[str]]) -> dict | None:
     """What the completed schema would load from ``data``, or None to let it decide."""
     run_id = data.get("scanRunId")
@@ -171,9 +193,10 @@ def load_completed(data: dict, sets: dict[str, frozenset[str]]) -> dict | None:
                 return None
             loaded_pages.append(loaded)
         result["pages"] = loaded_pages
-        return result
-    entry = _entry(data, prefix, sets)
-    if entry is None:
-        return None
-    result.update(entry)
-    return result
+    else:
+        entry = _entry(data, prefix, sets)
+        if entry is None:
+            return None
+        result.update(entry)
+    # A secret in a field stored as sent is refused: the schemas say which field.
+    return None if holds_secret(_stored_as_sent(result)) else result

@@ -14,6 +14,13 @@ from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields
 
+from webriskops.redaction import redact
+
+# Fields stored, shown and logged as sent (issue type and fingerprint, artifact keys,
+# response header names, error.code): the contract redacts none of them, so a value a
+# redaction rule matches is refused rather than stored or altered.
+SECRET_MESSAGE = "Must not contain a secret: this field is stored as sent."  # noqa: S105
+
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
@@ -106,6 +113,17 @@ def is_http_url(value: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(hostname)
 
 
+def holds_secret(value: str) -> bool:
+    """Whether a redaction rule matches in ``value`` (one scan, however many values joined)."""
+    return redact(value) != value
+
+
+def refuse_secret(value: str) -> None:
+    """Marshmallow validator: a field that is stored as sent must not carry a secret."""
+    if holds_secret(value):
+        raise ValidationError(SECRET_MESSAGE)
+
+
 def is_artifact_path(value: str) -> bool:
     """True for a well-formed storage key (the run prefix is checked elsewhere)."""
     return not looks_inline(value) and artifact_path_problem(value) is None
@@ -133,6 +151,7 @@ class ArtifactPath(Text):
         problem = artifact_path_problem(value)
         if problem:
             raise ValidationError(problem)
+        refuse_secret(value)
         return value
 
 
@@ -179,6 +198,9 @@ class ResponseHeaders(fields.Field):
                 errors[name] = ["Header values must be at most 8192 characters."]
             elif _UNSTORABLE.search(header_value):
                 errors[name] = ["Must not contain NUL characters or unpaired surrogates."]
+            elif holds_secret(name):
+                # The error is keyed by the name: key it by the redacted name instead.
+                errors[redact(name)] = [SECRET_MESSAGE]
         if errors:
             raise ValidationError(errors)
         return value

@@ -23,6 +23,7 @@ from webriskops.ingest.fields import (
     StrictInteger,
     StrictNumber,
     Text,
+    refuse_secret,
 )
 
 PAGE_TYPES = (
@@ -75,19 +76,25 @@ class IssueSchema(BaseSchema):
     category = Text(required=True, validate=validate.OneOf(CATEGORIES))
     type = Text(
         required=True,
-        validate=validate.Regexp(
-            r"^[a-z0-9][a-z0-9_.:-]{0,99}\Z", error="Must be a slug: a-z 0-9 _ . : - (1-100)."
-        ),
+        validate=[
+            validate.Regexp(
+                r"^[a-z0-9][a-z0-9_.:-]{0,99}\Z", error="Must be a slug: a-z 0-9 _ . : - (1-100)."
+            ),
+            refuse_secret,
+        ],
     )
     severity = Text(required=True, validate=validate.OneOf(SEVERITIES))
     title = Text(required=True, validate=validate.Length(min=1, max=300))
     description = Text(required=True, validate=validate.Length(max=10000))
     fingerprint = Text(
         required=True,
-        validate=validate.Regexp(
-            r"^[A-Za-z0-9._:/+=-]{8,128}\Z",
-            error="Must be 8-128 characters of A-Z a-z 0-9 . _ : / + = -.",
-        ),
+        validate=[
+            validate.Regexp(
+                r"^[A-Za-z0-9._:/+=-]{8,128}\Z",
+                error="Must be 8-128 characters of A-Z a-z 0-9 . _ : / + = -.",
+            ),
+            refuse_secret,
+        ],
     )
     confidence = StrictInteger(required=True, validate=validate.Range(min=0, max=100))
     evidence = Text(required=True, validate=validate.Length(max=20000))
@@ -140,10 +147,13 @@ class ErrorSchema(BaseSchema):
 
     code = Text(
         required=True,
-        validate=validate.Regexp(
-            r"^[A-Z][A-Z0-9_]{1,63}\Z",
-            error="Must be 2-64 characters of A-Z 0-9 _ starting with a letter.",
-        ),
+        validate=[
+            validate.Regexp(
+                r"^[A-Z][A-Z0-9_]{1,63}\Z",
+                error="Must be 2-64 characters of A-Z 0-9 _ starting with a letter.",
+            ),
+            refuse_secret,
+        ],
     )
     message = Text(required=True, validate=validate.Length(min=1, max=2000))
     url = HttpUrl()
