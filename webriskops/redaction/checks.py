@@ -95,19 +95,23 @@ def entropy(value: bytes) -> float:
     return -sum(n / total * math.log2(n / total) for n in counts.values())
 
 
-_DIGIT = re.compile(rb"[0-9]").search
-_UPPER = re.compile(rb"[A-Z]").search
-_LOWER = re.compile(rb"[a-z]").search
-_OTHER = re.compile(rb"[^0-9A-Za-z]").search
+_DIGITS = b"0123456789"
+_UPPERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWERS = b"abcdefghijklmnopqrstuvwxyz"
 
 
 def _classes(value: bytes) -> int:
     """How many of digits, upper case, lower case and other characters ``value`` has."""
+    # ``translate`` deletes a class in C: four of them cost less than one regex search.
+    size = len(value)
+    no_digits = value.translate(None, _DIGITS)
+    no_uppers = no_digits.translate(None, _UPPERS)
+    no_letters = no_uppers.translate(None, _LOWERS)
     return (
-        (_DIGIT(value) is not None)
-        + (_UPPER(value) is not None)
-        + (_LOWER(value) is not None)
-        + (_OTHER(value) is not None)
+        (len(no_digits) < size)
+        + (len(no_uppers) < len(no_digits))
+        + (len(no_letters) < len(no_uppers))
+        + (len(no_letters) > 0)
     )
 
 
@@ -119,8 +123,9 @@ def looks_random(value: bytes, min_length: int = 12) -> bool:
         # ``e.target.value`` in minified code; a signed cookie (``payload.ts.signature``)
         # also reads as dotted names, but has long segments of mixed letters and digits.
         return False
-    has_digit = _DIGIT(value) is not None
-    has_alpha = _UPPER(value) is not None or _LOWER(value) is not None
+    no_digits = value.translate(None, _DIGITS)
+    has_digit = len(no_digits) < len(value)
+    has_alpha = len(no_digits.translate(None, _UPPERS + _LOWERS)) < len(no_digits)
     if not (has_digit and has_alpha) and len(value) < 32:
         return False
     return entropy(value) >= (3.0 if len(value) < 24 else 3.3) and _classes(value) >= 2

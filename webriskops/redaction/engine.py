@@ -250,25 +250,34 @@ class Redactor:
         # A marker can give the text after it the word boundary a family needs (a token
         # glued to the end of another), so redaction repeats until nothing changes: that
         # makes it idempotent. Text without secrets is scanned once.
+        # A round whose markers all sit between separators (quotes, spaces, ``=``...)
+        # changed no neighbour's boundary, so another round would find nothing new: on
+        # secret-dense text that saves a second scan.
         for _ in range(_MAX_ROUNDS):
-            redacted = self._redact_once(data)
+            redacted, settled = self._redact_once(data)
             if redacted is data:
                 break
             data = redacted
+            if settled:
+                break
         return data
 
-    def _redact_once(self, data: bytes) -> bytes:
+    def _redact_once(self, data: bytes) -> tuple[bytes, bool]:
         spans: list[tuple[int, int, str, int]] = []
+        settled = True
         if self._literals is not None and any(form in data for form in self._literal_forms):
             spans.extend(
                 (m.start(), m.end(), "scanner_secret", -1) for m in self._literals.finditer(data)
             )
             if spans:
+                settled = _settled(data, spans)
                 data = _apply(data, spans)
                 spans = []
         for group in _GROUPS:
             _scan(group, data, spans)
-        return _apply(data, spans) if spans else data
+        if not spans:
+            return data, settled
+        return _apply(data, spans), settled and _settled(data, spans)
 
 
 def _scan(group: _Group, data: bytes, spans: list[tuple[int, int, str, int]]) -> None:
@@ -426,7 +435,7 @@ def _pem_span(data: bytes, start: int, end: int, rule: Rule) -> tuple[int, int, 
 
 # A Kubernetes manifest is a YAML document (``---`` separates them) or a JSON object;
 # bounded like a PEM block, so text full of ``kind: Secret`` stays linear.
-_DOCUMENT_MAX = 65_536
+_DOCUMENT_MAX = 8_192
 _YAML_DATA = re.compile(rb"(?m)^([ \t]*)(?:data|stringData):[ \t]*\r?$")
 _YAML_ENTRY = re.compile(
     rb"(?m)^([ \t]+)[\"']?[A-Za-z0-9_.\-]+[\"']?:[ \t]+[|>]?[-+]?[ \t]*([^\r\n]*)"
@@ -447,12 +456,14 @@ def _kubernetes_secret_spans(
     doc_end = data.find(b"\n---", end, min(len(data), end + _DOCUMENT_MAX))
     doc_end = min(len(data), end + _DOCUMENT_MAX) if doc_end < 0 else doc_end
     spans = []
-    for block in _JSON_DATA.finditer(data, doc_start, doc_end):
+    # ``"kind": "Secret"`` is JSON, ``kind: Secret`` YAML: parse only the one it is.
+    is_json = b'"' in data[start:end]
+    for block in _JSON_DATA.finditer(data, doc_start, doc_end) if is_json else ():
         for entry in _JSON_ENTRY.finditer(block.group(1)):
             if entry.end(1) > entry.start(1):
                 at = block.start(1)
                 spans.append((at + entry.start(1), at + entry.end(1), "kubernetes_secret"))
-    for block in _YAML_DATA.finditer(data, doc_start, doc_end):
+    for block in () if is_json else _YAML_DATA.finditer(data, doc_start, doc_end):
         indent = len(block.group(1))
         position = block.end()
         while True:
@@ -500,6 +511,25 @@ def _cookie_spans(data: bytes, start: int, end: int) -> list[tuple[int, int, str
             continue
         spans.append((start + pair.start(2), start + pair.end(2), "cookie"))
     return spans
+
+
+# Bytes that continue a token on the left of a secret, and on its right: a marker next
+# to one of these can let a rule match (or its check accept) where it did not before.
+# (``/`` is left out: it ends URL paths, ``https://…/services/<secret>``, and no family
+# ends in one that a marker after it could complete.)
+_GLUE_BEFORE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+.~%")
+_GLUE_AFTER = _GLUE_BEFORE | frozenset(b"=")
+
+
+def _settled(data: bytes, spans: list[tuple[int, int, str, int]]) -> bool:
+    """Whether no span touches a token character on either side."""
+    length = len(data)
+    for start, end, _, _ in spans:
+        if start > 0 and data[start - 1] in _GLUE_BEFORE:
+            return False
+        if end < length and data[end] in _GLUE_AFTER:
+            return False
+    return True
 
 
 def _apply(data: bytes, spans: list[tuple[int, int, str, int]]) -> bytes:
