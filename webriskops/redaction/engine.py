@@ -1,16 +1,18 @@
-"""The scan: one RE2 pass over the text for every family at once, then checks on candidates.
+"""The scan: a few RE2 automata over the text, then checks on candidates.
 
-All rule patterns are joined into one alternation and compiled once with RE2, whose
-automaton runs in time linear in the text whatever the patterns are, so no input can
-make redaction super-linear. The text is scanned as UTF-8 bytes: offsets are native and
-no character counting is needed. Candidates go through their rule's check; accepted
-spans are replaced by ``[REDACTED:<kind>]`` and the text around them is kept. A token
-glued to the end of a redacted one is taken in the same pass; text with secrets is
-scanned again until nothing changes, so redacting twice changes nothing; secret-free
-text is scanned once. Private keys and cookie headers are matched by their start; the
-engine finds their end with a bounded search, so no input makes the scan quadratic.
-``Redactor`` adds the literal scanner secrets, a by-name pass over URL parameters, and
-per-header rules.
+The rule patterns are joined, eight at a time, into alternations compiled once with
+RE2, whose automata run in time linear in the text whatever the patterns are, so no
+input can make redaction super-linear (one alternation of every rule made RE2 build
+DFA states for seconds on each new megabyte of secret-dense text). The text is scanned
+as UTF-8 bytes: offsets are native and no character counting is needed. Candidates go
+through their rule's check; accepted spans from every automaton are joined and replaced
+by ``[REDACTED:<kind>]``, and the text around them is kept. A token glued to the end
+of a redacted one is taken in the same pass; when a marker touches a token character
+the text is scanned again until nothing changes, so redacting twice changes nothing.
+Private keys, cookie headers and Kubernetes Secret manifests are matched by their
+start; the engine finds their end with a bounded search, so no input makes the scan
+quadratic. ``Redactor`` adds the literal scanner secrets, a by-name pass over URL
+parameters, and per-header rules.
 """
 
 from __future__ import annotations

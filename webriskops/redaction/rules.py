@@ -5,8 +5,9 @@ replaced (the whole match when there is none), and the kind named in the marker.
 ``check`` runs on candidates only, so it may be as thorough as it likes: checksums,
 entropy, the name a value is assigned to.
 
-Formats come from the issuers' documentation and the public rule lists of gitleaks and
-detect-secrets (see docs/redaction.md).
+Formats come from the issuers' documentation; the public rule lists of gitleaks and
+detect-secrets served as a checklist of families (see docs/redaction.md). The rules
+added for issue 15 are written from the vendors' documented formats.
 """
 
 from __future__ import annotations
