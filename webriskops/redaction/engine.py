@@ -144,6 +144,8 @@ class _Group:
             parts.append(b"(" + rule.pattern + b")")
             group += inner
         self.regex = re2.compile(b"|".join(parts), _OPTIONS)
+        # The families of this automaton, for values its kinds named by place find.
+        self.families: _Group | None = None
         self.search = self.regex.search
         self.match = self.regex.match
 
@@ -175,16 +177,22 @@ def _groups(rules: Iterable[Rule]) -> tuple[_Group, ...]:
 
 
 _GROUPS = _groups(RULES)
-# Every family (no kind named by place), matched anchored on a value already found by
-# place (``token=ghp_…``) to name it by its family; anchored on short values only, so
-# one automaton stays small.
-_FAMILIES = _Group(
-    [
+# A value found by its place (``Bearer …``) that is exactly a family's token is named by
+# the family. A family in another automaton finds it at the same start and wins there
+# (``_apply``); one in the same automaton is skipped once the place's match is taken,
+# so each automaton holding kinds named by place gets a small one of its families,
+# matched anchored on such values only. (One automaton of every family did the same
+# but built DFA states for each new value: most of the time on secret-dense text.)
+_KEEP_OWN_KIND = frozenset({"private_key", "cookie", "kubernetes_secret"})
+for _group in _GROUPS:
+    _rules = [(index, rule) for rule, _, index in _group.outer.values()]
+    _families = [
         (index, rule)
-        for index, rule in enumerate(RULES)
-        if rule.kind not in _BY_PLACE and rule.kind not in ("private_key", "cookie")
+        for index, rule in _rules
+        if rule.kind not in _BY_PLACE and rule.kind not in _KEEP_OWN_KIND
     ]
-)
+    if _families and any(rule.kind in _BY_PLACE for _, rule in _rules):
+        _group.families = _Group(_families)
 
 
 class Redactor:
@@ -315,7 +323,7 @@ def _scan(group: _Group, data: bytes, spans: list[tuple[int, int, str, int]]) ->
             position = end
             continue
         example = rule.kind not in _BY_PLACE and checks.is_example_token(data[start:end])
-        accepted = [] if example else _spans_of(rule, data, start, end)
+        accepted = [] if example else _spans_of(rule, data, start, end, group.families)
         if accepted:
             spans.extend((*span, index) for span in accepted)
             position = max(match_end, accepted[-1][1])
@@ -383,7 +391,7 @@ def _glued_spans(data: bytes, at: int) -> list[tuple[int, int, str]]:
     """The spans of a secret starting exactly at ``at``, read as if a word ended there."""
     # A slice starts a text, so ``\b`` holds at its first byte.
     window = data[at : at + _GLUE_WINDOW]
-    best: tuple[int, Rule, int, int] | None = None
+    best: tuple[int, Rule, int, int, _Group | None] | None = None
     for group in _GROUPS:
         found = group.match(window)
         if found is None:
@@ -391,16 +399,19 @@ def _glued_spans(data: bytes, at: int) -> list[tuple[int, int, str]]:
         rule, start, end, index = group.which(found)
         # Leftmost-first: at the same start, the rule listed first wins.
         if best is None or index < best[0]:
-            best = (index, rule, start, end)
+            best = (index, rule, start, end, group.families)
     if best is None:
         return []
-    _, rule, start, end = best
+    _, rule, start, end, families = best
     if rule.kind in ("cookie", "private_key", "generic_secret") or start != 0:
         return []
-    return [(at + s, at + e, kind) for s, e, kind in _spans_of(rule, window, start, end)]
+    found = _spans_of(rule, window, start, end, families)
+    return [(at + s, at + e, kind) for s, e, kind in found]
 
 
-def _spans_of(rule: Rule, data: bytes, start: int, end: int) -> list[tuple[int, int, str]]:
+def _spans_of(
+    rule: Rule, data: bytes, start: int, end: int, families: _Group | None
+) -> list[tuple[int, int, str]]:
     """The spans a candidate match redacts (empty when its check rejects it)."""
     if rule.kind == "private_key":
         return [_pem_span(data, start, end, rule)]
@@ -413,15 +424,17 @@ def _spans_of(rule: Rule, data: bytes, start: int, end: int) -> list[tuple[int, 
     kind = rule.check(data, start, end, rule.kind) if rule.check else rule.kind
     if kind is None:
         return []
-    return [(start, end, _family_kind(data[start:end], kind) if kind in _BY_PLACE else kind)]
+    if families is not None and kind in _BY_PLACE:
+        kind = _family_kind(families, data[start:end], kind)
+    return [(start, end, kind)]
 
 
-def _family_kind(value: bytes, kind: str) -> str:
+def _family_kind(families: _Group, value: bytes, kind: str) -> str:
     """A value found by its place may also have a family of its own: name that one."""
-    found = _FAMILIES.regex.fullmatch(value)
+    found = families.regex.fullmatch(value)
     if found is None:
         return kind
-    rule, _, _, _ = _FAMILIES.which(found)
+    rule, _, _, _ = families.which(found)
     return (rule.check(value, 0, len(value), rule.kind) if rule.check else rule.kind) or kind
 
 
@@ -515,11 +528,12 @@ def _cookie_spans(data: bytes, start: int, end: int) -> list[tuple[int, int, str
     return spans
 
 
-# Bytes that continue a token on the left of a secret, and on its right: a marker next
-# to one of these can let a rule match (or its check accept) where it did not before.
+# Bytes that continue a token or an identifier on the left of a secret, and on its
+# right: a marker next to one of these can let a rule match (or its check accept, as
+# when ``…<secret>$apiKey = "…"`` walks back to a name) where it did not before.
 # (``/`` is left out: it ends URL paths, ``https://…/services/<secret>``, and no family
 # ends in one that a marker after it could complete.)
-_GLUE_BEFORE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+.~%")
+_GLUE_BEFORE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+.~%$")
 _GLUE_AFTER = _GLUE_BEFORE | frozenset(b"=")
 
 
