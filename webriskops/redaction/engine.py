@@ -183,16 +183,23 @@ _GROUPS = _groups(RULES)
 # so each automaton holding kinds named by place gets a small one of its families,
 # matched anchored on such values only. (One automaton of every family did the same
 # but built DFA states for each new value: most of the time on secret-dense text.)
-_KEEP_OWN_KIND = frozenset({"private_key", "cookie", "kubernetes_secret"})
-for _group in _GROUPS:
-    _rules = [(index, rule) for rule, _, index in _group.outer.values()]
-    _families = [
-        (index, rule)
-        for index, rule in _rules
-        if rule.kind not in _BY_PLACE and rule.kind not in _KEEP_OWN_KIND
-    ]
-    if _families and any(rule.kind in _BY_PLACE for _, rule in _rules):
-        _group.families = _Group(_families)
+_KEEP_OWN_KIND = frozenset({"private_key", "cookie", "kubernetes_secret", "vendor_secret"})
+
+
+def _bind_families(groups: Iterable[_Group]) -> None:
+    """Give each automaton holding kinds named by place an automaton of its families."""
+    for group in groups:
+        rules = [(index, rule) for rule, _, index in group.outer.values()]
+        families = [
+            (index, rule)
+            for index, rule in rules
+            if rule.kind not in _BY_PLACE and rule.kind not in _KEEP_OWN_KIND
+        ]
+        if families and any(rule.kind in _BY_PLACE for _, rule in rules):
+            group.families = _Group(families)
+
+
+_bind_families(_GROUPS)
 
 
 class Redactor:
