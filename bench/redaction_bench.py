@@ -238,16 +238,6 @@ def cold_seconds(seed: int) -> float:
     return float(output.stdout.strip().splitlines()[-1])
 
 
-def best_seconds(run: Callable[[], object], repeats: int = 3) -> float:
-    """The fastest of ``repeats`` runs, in seconds."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     """Measure, then print the table, cold passes, recall and false positives."""
     rows = []
