@@ -31,7 +31,6 @@ from webriskops.models import InsufficientCredits, Organization, Project, ScanRu
 from webriskops.models.base import as_utc
 from webriskops.reports import bp
 from webriskops.reports.services import (
-    create_scan_run,
     latest_runs,
     list_scan_runs,
     role_in,
@@ -43,6 +42,7 @@ from webriskops.reports.services import (
     visible_scan_run,
 )
 from webriskops.reports.summary import CATEGORIES
+from webriskops.scans.services import create_scan_run
 from webriskops.storage import storage
 
 log = logging.getLogger(__name__)
