@@ -177,7 +177,7 @@ class Fetcher:
     def get(self, url: str, *, follow_redirects: bool = True) -> Response:
         """GET ``url`` (same origin only), following redirects that stay on the origin."""
         redirects: list[str] = []
-        started = self.clock()
+        elapsed = 0.0  # time on the wire, not time waiting for our own rate limit
         current = url
         while True:
             if not self.same_origin(current):
@@ -186,17 +186,18 @@ class Fetcher:
                     f"{redirects[-1] if redirects else url} leaves the site's origin",
                     current,
                 )
-            status, headers, body, truncated = self._get_once(current)
+            status, headers, body, truncated, took = self._get_once(current)
+            elapsed += took
             location = next((v for k, v in headers if k.lower() == "location"), None)
             if not (follow_redirects and status in REDIRECTS and location):
-                elapsed = int((self.clock() - started) * 1000)
-                return Response(current, status, headers, body, elapsed, redirects, truncated)
+                ms = int(elapsed * 1000)
+                return Response(current, status, headers, body, ms, redirects, truncated)
             if len(redirects) >= MAX_REDIRECTS:
                 raise FetchError("TOO_MANY_REDIRECTS", f"more than {MAX_REDIRECTS} redirects", url)
             redirects.append(current)
             current = urljoin(current, location.strip())
 
-    def _get_once(self, url: str) -> tuple[int, list[tuple[str, str]], bytes, bool]:
+    def _get_once(self, url: str) -> tuple[int, list[tuple[str, str]], bytes, bool, float]:
         timeout = min(self.settings.request_timeout, self.remaining())
         if timeout <= 0:
             raise BudgetExceeded(
@@ -226,7 +227,7 @@ class Fetcher:
 
     def _send(
         self, url: str, host: str, addresses: tuple[str, ...], timeout: float
-    ) -> tuple[int, list[tuple[str, str]], bytes, bool]:
+    ) -> tuple[int, list[tuple[str, str]], bytes, bool, float]:
         parsed = httpx.URL(url)
         host_header = origin_of(url).split("://", 1)[1]
         error: BaseException | None = None
@@ -241,6 +242,7 @@ class Fetcher:
                 timeout=timeout,
             )
             self.requests += 1
+            sent = self.clock()
             try:
                 response = self._client.send(request, stream=True)
             except httpx.ConnectError as failure:
@@ -256,7 +258,8 @@ class Fetcher:
                 raise classify(failure, url, timeout) from None
             finally:
                 response.close()
-            return response.status_code, list(response.headers.multi_items()), body, truncated
+            headers = list(response.headers.multi_items())
+            return response.status_code, headers, body, truncated, self.clock() - sent
         raise classify(error or OSError("no address"), url, timeout)
 
     def _read(self, response: httpx.Response) -> tuple[bytes, bool]:
