@@ -59,10 +59,11 @@ def take_screenshot(url: str, address: str | None, settings: ScannerSettings) ->
         # Only the site's host:port bypasses the dead proxy; <-loopback> withdraws
         # Chromium's built-in bypass for localhost so other local ports stay out of reach.
         bypass = f"<-loopback>;{host}:{port}" if ":" not in host else "<-loopback>"
-        rules = "MAP * ~NOTFOUND"
         if address and host and address != host:
             # Pin the name to the address the scanner checked (no second DNS answer).
-            rules = f"MAP {host} {address}, {rules}"
+            rules = f"MAP {host} {address}, MAP * ~NOTFOUND"
+        else:  # an address literal: every other name stays unresolved
+            rules = f"MAP * ~NOTFOUND, EXCLUDE {host}"
         command = [
             settings.chromium,
             "--headless",
