@@ -9,6 +9,7 @@ test (or a curious user) can fix one and watch it come back as resolved.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -206,7 +207,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Set-Cookie", cookie)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(body)  # the scanner may give up on a slow answer
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         self.send_response(303)

@@ -200,12 +200,7 @@ class Fetcher:
     def _get_once(self, url: str) -> tuple[int, list[tuple[str, str]], bytes, bool, float]:
         timeout = min(self.settings.request_timeout, self.remaining())
         if timeout <= 0:
-            raise BudgetExceeded(
-                "SCAN_BUDGET_EXCEEDED",
-                "the scan's time budget ran out",
-                url,
-                int(self.settings.time_budget_seconds * 1000),
-            )
+            raise self._over_budget(url)
         try:
             destination = resolve(url, allow_private=self.settings.allow_private)
         except BlockedDestination as error:
@@ -214,7 +209,24 @@ class Fetcher:
             raise FetchError("DNS_FAILURE", f"cannot resolve the host: {error}", url) from None
         with self._slots:
             self._wait_for_turn()
-            return self._send(url, destination.host, destination.addresses, timeout)
+            timeout = min(timeout, self.remaining())
+            if timeout <= 0:
+                raise self._over_budget(url)
+            try:
+                return self._send(url, destination.host, destination.addresses, timeout)
+            except FetchError as error:
+                # A request cut short by the budget, not by the site's slowness.
+                if error.code == "TIMEOUT" and timeout < self.settings.request_timeout:
+                    raise self._over_budget(url) from None
+                raise
+
+    def _over_budget(self, url: str) -> BudgetExceeded:
+        return BudgetExceeded(
+            "SCAN_BUDGET_EXCEEDED",
+            "the scan's time budget ran out",
+            url,
+            int(self.settings.time_budget_seconds * 1000),
+        )
 
     def _wait_for_turn(self) -> None:
         # Requests start at most ``requests_per_second`` apart, whatever the concurrency.
