@@ -118,7 +118,9 @@ def test_cookies_without_secure_httponly_or_samesite():
         ("cookie-without-samesite", "low"),
     }
     for finding in found:
-        assert finding.evidence == "Set-Cookie: sessionid=…; Path=/"  # the value stays out
+        assert (
+            finding.evidence == "Set-Cookie: sessionid=[REDACTED:cookie]; Path=/"
+        )  # the value stays out
         assert "s3cr3t" not in str(finding.as_issue())
 
 

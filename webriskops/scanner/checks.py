@@ -201,11 +201,13 @@ def check_security_headers(page: Page, origin: str) -> Iterator[Finding]:
 
 
 def _cookie(header: str) -> tuple[str, set[str], str]:
-    """Name, lower-case attribute names and the header with its value hidden."""
+    """Name, lower-case attribute names and the header with its value redacted."""
     first, *attributes = header.split(";")
     name = first.split("=", 1)[0].strip()
     names = {attribute.split("=", 1)[0].strip().lower() for attribute in attributes}
-    shown = "; ".join([f"{name}=…"] + [attribute.strip() for attribute in attributes])
+    shown = "; ".join(
+        [f"{name}=[REDACTED:cookie]"] + [attribute.strip() for attribute in attributes]
+    )
     return name, names, f"Set-Cookie: {shown}"
 
 

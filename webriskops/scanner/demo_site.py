@@ -1,8 +1,9 @@
 """A small local website with known problems, to scan in the demo and in the tests.
 
-``webriskops-scanner demo-site --port 8001`` serves it on 127.0.0.1. Three pages are
-clean (``/``, ``/about``, ``/contact``); the others each plant problems the scanner
-must find (``PLANTED`` lists them with their severities); ``/private/`` is disallowed by
+``webriskops-scanner demo-site --port 8001`` serves it on 127.0.0.1. ``/about`` and
+``/contact`` are clean, and so is ``/`` apart from the probes' findings (exposed files
+are reported on the home page); the others each plant problems the scanner must find
+(``PLANTED`` lists them with their severities); ``/private/`` is disallowed by
 robots.txt and must never be requested. ``DemoSite.fixed`` switches problems off, so a
 test (or a curious user) can fix one and watch it come back as resolved.
 """
@@ -35,7 +36,8 @@ PLANTED = {
     "env-file": ("exposed-env-file", "high", "/"),
     "git-head": ("exposed-git-repository", "high", "/"),
 }
-CLEAN_PAGES = ("/", "/about", "/contact")
+# The home page is clean too, but carries the site-wide findings of the probes.
+CLEAN_PAGES = ("/about", "/contact")
 # A made-up key in Stripe's format: the redaction engine recognises it, Stripe does not.
 PLANTED_SECRET = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"  # noqa: S105 - a planted fake
 
