@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ROOT, SCANNER_SECRET, free_port, wait_for_port
 from webriskops.scanner import demo_site
 from webriskops.scanner.settings import ScannerSettings
 
@@ -184,3 +187,42 @@ def storage_dir(tmp_path: Path) -> Path:
     path = tmp_path / "scanner-artifacts"
     path.mkdir()
     return path
+
+
+@dataclass
+class Api:
+    """The app under gunicorn for a module's tests, and the artifact folder it uses."""
+
+    url: str
+    artifacts: Path
+
+
+@pytest.fixture(scope="module")
+def api_server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """``gunicorn wsgi:app`` on the test database, shared by a module (starting one per
+    test would double the scanner tests' time); tests still get clean tables from ``app``.
+    """
+    folder = tmp_path_factory.mktemp("api")
+    artifacts = folder / "artifacts"
+    artifacts.mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        "WRO_ENV": "development",
+        "DATABASE_URL": pg_url,
+        "WRO_SCANNER_SHARED_SECRET": SCANNER_SECRET,
+        "WRO_ARTIFACTS_DIR": str(artifacts),
+        "REDIS_URL": "",
+    }
+    with open(folder / "gunicorn.log", "wb") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}",
+             "--workers", "2", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            wait_for_port(port)
+            yield Api(f"http://127.0.0.1:{port}", artifacts)
+        finally:
+            process.terminate()
+            process.wait(10)

@@ -80,7 +80,7 @@ def issues_by_page(run_id: int) -> dict[str, dict[str, Issue]]:
 
 
 def test_scan_finds_every_planted_problem_and_follows_it_across_scans(
-    app, database_url, artifacts_dir, serve, make_org, demo, loopback_only
+    app, api_server, make_org, demo, loopback_only
 ):
     site, base = demo
     org = make_org(credits=5)
@@ -88,16 +88,11 @@ def test_scan_finds_every_planted_problem_and_follows_it_across_scans(
     db.session.add(project)
     db.session.commit()
     first = create_scan_run(project)
-    api = serve(
-        {
-            "DATABASE_URL": database_url,
-            "WRO_SCANNER_SHARED_SECRET": SCANNER_SECRET,
-            "WRO_ARTIFACTS_DIR": str(artifacts_dir),
-            "REDIS_URL": "",
-        }
-    )
+    artifacts_dir = api_server.artifacts
     settings = make_settings(
-        api_url=api, secret=SCANNER_SECRET, storage={"ARTIFACTS_DIR": str(artifacts_dir)}
+        api_url=api_server.url,
+        secret=SCANNER_SECRET,
+        storage={"ARTIFACTS_DIR": str(artifacts_dir)},
     )
 
     runtime = Runtime(settings)

@@ -325,7 +325,7 @@ class Runtime:
     def process(self, run: dict[str, Any]) -> None:
         """Scan one claimed run under its lease and post the result."""
         run_id = int(run["scanRunId"])
-        interval = max(1.0, self.settings.lease_seconds / 3)
+        interval = self.settings.heartbeat_seconds or self.settings.lease_seconds / 3
         log.info("scan run %s claimed (attempt %s)", run_id, run.get("attempt"))
         with client.LeaseKeeper(
             self.settings.api_url, self.settings.secret, run_id, interval

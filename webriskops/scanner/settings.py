@@ -55,6 +55,7 @@ class ScannerSettings:
     secret: str = field(default="", repr=False)
     concurrency: int = 2  # runs scanned at the same time
     lease_seconds: int = 300
+    heartbeat_seconds: float | None = None  # default: a third of the lease
     poll_seconds: float = 5.0  # wait between claims while nothing is queued
     max_pages: int = 50
     max_depth: int = 3
@@ -69,7 +70,10 @@ class ScannerSettings:
     chromium: str = "/usr/bin/chromium"
     max_screenshots: int = 20
     screenshot_timeout: float = 30.0
-    storage: dict = field(default_factory=dict, repr=False)
+    # ``webriskops.storage.create_storage`` settings (S3_* or ARTIFACTS_DIR)
+    storage: dict = field(
+        default_factory=lambda: {"ARTIFACTS_DIR": str(DEFAULT_ARTIFACTS_DIR)}, repr=False
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ScannerSettings:
@@ -80,6 +84,7 @@ class ScannerSettings:
             "secret": env.get("WRO_SCANNER_SHARED_SECRET", ""),
             "concurrency": int(_number(env, "WRO_SCANNER_CONCURRENCY", 2, 1)),
             "lease_seconds": int(_number(env, "WRO_SCANNER_LEASE_SECONDS", 300, 30)),
+            "heartbeat_seconds": _number(env, "WRO_SCANNER_HEARTBEAT_SECONDS", 0, 0) or None,
             "poll_seconds": _number(env, "WRO_SCANNER_POLL_SECONDS", 5.0, 0.1),
             "max_pages": int(_number(env, "WRO_SCANNER_MAX_PAGES", 50, 1)),
             "max_depth": int(_number(env, "WRO_SCANNER_MAX_DEPTH", 3, 0)),
