@@ -266,7 +266,7 @@ class LeaseKeeper:
 
 def idempotency_key_for(run: dict[str, Any]) -> str:
     """The ``Idempotency-Key`` of a run's result: one per run and attempt."""
-    return f"scan-run-{run['scanRunId']}-attempt-{run['attempt']}"
+    return f"run-{run['scanRunId']}-attempt-{run['attempt']}"
 
 
 def work_claimed_runs(

@@ -67,3 +67,7 @@ def fresh(run_id: int) -> ScanRun:
     """The run as the database has it now."""
     db.session.expire_all()
     return db.session.get(ScanRun, run_id)
+
+
+# The browser-like client and the login through the real form, shared with the report tests.
+from tests.reports.conftest import PASSWORD, login, web  # noqa: E402,F401
