@@ -207,12 +207,17 @@ def scan(
                 seen.add(finding.fingerprint)
                 issues.append(finding.as_issue())
         response = page.response
-        artifacts = upload_page(
-            storage,
-            page_prefix(prefix, index, page.final_url),
-            response.body if page.is_html else None,
-            screenshots.get(index),
-        )
+        try:
+            artifacts = upload_page(
+                storage,
+                page_prefix(prefix, index, page.final_url),
+                response.body if page.is_html else None,
+                screenshots.get(index),
+            )
+        except Exception as error:  # noqa: BLE001 - any storage failure ends the run the same way
+            log.error("scan run %s: artifact upload failed: %s", run_id, type(error).__name__)
+            message = f"uploading artifacts failed ({type(error).__name__})"
+            return ScanResult(_failed(run_id, code="ARTIFACT_UPLOAD_FAILED", message=message))
         entry: dict[str, Any] = {
             "page": {
                 "url": response.url[:2048],
@@ -305,13 +310,15 @@ class Runtime:
                 if once and drained and not active:
                     break
                 if active:
-                    timeout = 0 if (claimed and len(active) < settings.concurrency) else None
-                    if not drained and not claimed:
-                        timeout = settings.poll_seconds
+                    # Claim again at once while slots are free and the queue is not empty;
+                    # otherwise wake when a run ends, or after a poll to notice ``stop``.
+                    more = claimed and len(active) < settings.concurrency
+                    timeout = 0 if more else settings.poll_seconds
                     done, _ = wait(list(active), timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:
-                        active.pop(future)
-                        future.result()  # process() never raises; surface a bug loudly
+                        run_id = active.pop(future)
+                        if future.exception() is not None:
+                            log.error("scan run %s: %r", run_id, future.exception())
                 elif not claimed:
                     self.stop.wait(settings.poll_seconds)
             self._cancel_all()
