@@ -126,6 +126,7 @@ def test_scan_finds_every_planted_problem_and_follows_it_across_scans(
     assert pages[base].screenshot_path.endswith("/screenshot-unavailable.png")
     assert not (artifacts_dir / pages[base].screenshot_path).exists()
     assert not any(path.startswith("/private/") for path in site.requests)  # robots.txt
+    assert "127.0.0.1" in loopback_only  # the guard saw the scanner's connections
 
     # Fix one problem; the next scan shows it resolved and every other one recurring.
     site.fixed.add("env-file")

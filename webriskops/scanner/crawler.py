@@ -112,7 +112,7 @@ def read_robots(fetcher: Fetcher, origin: str) -> Robots:
         return Robots(None, disallow_all=True)  # unreachable: assume complete disallow
     if response.status >= 500:
         return Robots(None, disallow_all=True)
-    if response.status >= 400 or response.status < 200 or response.status >= 300:
+    if not 200 <= response.status < 300:  # missing (4xx) or not followable: no rules
         return Robots(None, disallow_all=False)
     parser = urllib.robotparser.RobotFileParser()
     parser.parse(response.text().splitlines())

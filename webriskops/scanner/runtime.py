@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -160,9 +160,7 @@ def scan(
     except BlockedDestination as error:
         return ScanResult(_failed(run_id, FetchError("BLOCKED_DESTINATION", str(error), base_url)))
     started = clock()
-    crawl_settings = ScannerSettings(
-        **{**settings.__dict__, "time_budget_seconds": budget}  # timeoutMs names the budget
-    )
+    crawl_settings = replace(settings, time_budget_seconds=budget)  # timeoutMs names it
     fetcher = Fetcher(
         origin_of(base_url), crawl_settings, started + budget * CRAWL_SHARE, clock=clock
     )
