@@ -263,3 +263,31 @@ def test_unreachable_sites_fail_with_the_contracts_codes(
         assert error["timeoutMs"] == 300
     if case == "budget":
         assert error["timeoutMs"] == 1000
+
+
+def test_https_sites_are_verified_by_name_while_connecting_to_the_checked_address(
+    scripted_site, trusted_tls, storage_dir, loopback_only
+):
+    """The certificate names ``localhost``; the connection goes to the resolved 127.0.0.1."""
+    context, ca_bundle = trusted_tls
+    site = scripted_site(tls=context)
+    port = site.base_url.rsplit(":", 1)[1].strip("/")
+    site.routes["/"] = (
+        200,
+        {"Content-Type": "text/html", "Set-Cookie": "sessionid=x; HttpOnly; SameSite=Lax"},
+        b'<html lang="en"><title>Shop</title><script src="http://cdn.example/a.js"></script>',
+    )
+    base = f"https://localhost:{port}/"
+
+    payload = scan(
+        {"scanRunId": 3, "baseUrl": base},
+        make_settings(ca_bundle=ca_bundle),
+        LocalStorage(storage_dir),
+    ).payload
+
+    assert payload["status"] == "completed", payload.get("error")
+    types = {issue["type"]: issue["severity"] for issue in payload["pages"][0]["issues"]}
+    assert types["missing-hsts"] == "medium"
+    assert types["mixed-content-active"] == "high"
+    assert types["cookie-without-secure"] == "medium"
+    assert "cdn.example" not in loopback_only  # reported, never fetched

@@ -156,6 +156,10 @@ class Fetcher:
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.8"},
             transport=transport,
+            # A private CA (an intranet site, the tests' own) replaces the default ones.
+            verify=ssl.create_default_context(cafile=settings.ca_bundle)
+            if settings.ca_bundle
+            else True,
         )
 
     def close(self) -> None:

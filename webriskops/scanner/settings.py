@@ -66,6 +66,7 @@ class ScannerSettings:
     max_page_bytes: int = 5 * 1024 * 1024
     slow_page_ms: int = 3000
     allow_private: bool = False
+    ca_bundle: str | None = None  # PEM file of the CAs to trust instead of the default ones
     screenshots: bool = True  # when Chromium is installed
     chromium: str = "/usr/bin/chromium"
     max_screenshots: int = 20
@@ -94,6 +95,7 @@ class ScannerSettings:
             "time_budget_seconds": _number(env, "WRO_SCANNER_TIME_BUDGET_SECONDS", 600.0, 1),
             "slow_page_ms": int(_number(env, "WRO_SCANNER_SLOW_PAGE_MS", 3000, 1)),
             "allow_private": _boolean(env, "WRO_SCANNER_ALLOW_PRIVATE", False),
+            "ca_bundle": env.get("WRO_SCANNER_CA_BUNDLE") or None,
             "screenshots": _boolean(env, "WRO_SCANNER_SCREENSHOTS", True),
             "chromium": env.get("WRO_SCANNER_CHROMIUM") or "/usr/bin/chromium",
             "max_screenshots": int(_number(env, "WRO_SCANNER_MAX_SCREENSHOTS", 20, 0)),
