@@ -19,6 +19,7 @@ from tests.conftest import SCANNER_SECRET, free_port
 from tests.scanner.conftest import make_settings
 from webriskops.extensions import db
 from webriskops.models import Project, ScanRun
+from webriskops.scanner import runtime as runtime_module
 from webriskops.scanner.runtime import Runtime
 from webriskops.scanner_client import ACCEPTED, UNAUTHORIZED
 from webriskops.scans.services import cancel_run, create_scan_run
@@ -119,3 +120,32 @@ def test_flask_cli_offers_the_runtime(runner):
     result = runner.invoke(args=["scanner", "work", "--help"])
     assert result.exit_code == 0
     assert "--api-url" in result.output and "--once" in result.output
+
+
+def test_a_result_the_api_refuses_fails_the_run_instead_of_hanging(
+    api, make_org, scripted_site, monkeypatch
+):
+    site = scripted_site()
+    site.page("/")
+    run = create_scan_run(project_for(make_org(), site.base_url))
+    scanned = runtime_module.scan
+
+    def broken_scan(*args, **kwargs):
+        result = scanned(*args, **kwargs)
+        result.payload["pages"][0]["page"]["title"] = "nul \x00 is fine"  # replaced, not refused
+        result.payload["pages"][0]["issues"] = [{"type": "BAD TYPE"}]  # a scanner bug
+        return result
+
+    monkeypatch.setattr(runtime_module, "scan", broken_scan)
+    runtime = Runtime(make_settings(api_url=api, secret=SCANNER_SECRET))
+
+    assert runtime.work(once=True) == ACCEPTED
+
+    assert runtime.outcomes == [(run.id, "refused:422"), (run.id, "failed")]
+    failed = fresh(run.id)
+    assert (failed.status, failed.credit_state, failed.error_code) == (
+        "failed",
+        "restored",
+        "RESULT_REFUSED",
+    )
+    assert "pages.0.issues.0.category" in failed.error_message

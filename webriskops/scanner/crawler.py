@@ -243,8 +243,8 @@ def _link_target(base: str, href: str) -> str | None:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(absolute) > 2048:
+        return None  # not a web page, or longer than the API stores
     if parts.username is not None or parts.password is not None:
         return None  # never send credentials found in a link
     return normalize(absolute)

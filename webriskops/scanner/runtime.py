@@ -46,6 +46,8 @@ POSTBACK_MARGIN = 60.0
 # Share of the budget the crawl may use; the rest is for screenshots and uploads.
 CRAWL_SHARE = 0.8
 MAX_HEADERS = 200
+# Far below the contract's 5000 per page: a page with thousands of findings is one problem.
+MAX_ISSUES_PER_PAGE = 500
 # Rounds of ``post_results`` (each up to 6 attempts) before a result is given up.
 POST_ROUNDS = 3
 
@@ -75,6 +77,18 @@ def _failed(run_id: int, error: FetchError | None = None, **fields: Any) -> dict
             details["timeoutMs"] = max(0, min(error.timeout_ms, 86_400_000))
     details.update(fields)
     return {"scanRunId": run_id, "status": "failed", "error": details}
+
+
+def _without_nul(value: Any) -> Any:
+    """The payload with NUL characters replaced: the API refuses them (PostgreSQL cannot
+    store them), and one in a page title must not cost the whole result."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
 
 
 def page_type(page: Page, home: str) -> str:
@@ -174,7 +188,12 @@ def scan(
     finally:
         fetcher.close()
     findings = run_checks(site, settings)
-    pages = [p for p in site.pages if p.response and (p.is_html or p.response.status >= 400)]
+    # HTML pages and error answers; the home page always, since site-wide findings sit on it.
+    pages = [
+        p
+        for p in site.pages
+        if p.response and (p is site.pages[0] or p.is_html or p.response.status >= 400)
+    ]
     pages = pages[: settings.max_pages]
     home = site.pages[0].final_url
     in_payload = {page.final_url for page in pages}
@@ -201,7 +220,7 @@ def scan(
         found = findings.get(page.final_url, []) + (homeless if page.final_url == home else [])
         issues, seen = [], set()
         for finding in found:
-            if finding.fingerprint not in seen:
+            if finding.fingerprint not in seen and len(issues) < MAX_ISSUES_PER_PAGE:
                 seen.add(finding.fingerprint)
                 issues.append(finding.as_issue())
         response = page.response
@@ -241,7 +260,7 @@ def scan(
     payload = {
         "scanRunId": run_id,
         "status": "completed",
-        "pages": entries,
+        "pages": _without_nul(entries),
         # Unknown fields are ignored by WebRiskOps; operators read them in the logs.
         "scanner": {"requests": site.requests, "robotsDisallowed": len(site.robots_disallowed)},
     }
@@ -374,11 +393,27 @@ class Runtime:
                 self._record(run_id, payload["status"])
                 return
             if outcome.exit_code != client.GAVE_UP:
-                code = outcome.body.get("error", {}).get("code") if outcome.body else None
+                error = (outcome.body or {}).get("error") or {}
                 log.error(
-                    "scan run %s: the result was refused (%s %s)", run_id, outcome.status, code
+                    "scan run %s: the result was refused (%s %s)",
+                    run_id,
+                    outcome.status,
+                    error.get("code"),
                 )
                 self._record(run_id, f"refused:{outcome.status}")
+                if outcome.exit_code == client.INVALID and payload["status"] == "completed":
+                    # A result the API will never take: fail the run now (its credit comes
+                    # back) instead of leaving it to time out attempt after attempt.
+                    fields = ", ".join(sorted(error.get("fields") or {}))[:1500]
+                    message = (
+                        f"WebRiskOps refused the result ({outcome.status} {error.get('code')})"
+                    )
+                    failed = _failed(
+                        run_id,
+                        code="RESULT_REFUSED",
+                        message=message + (f": {fields}" if fields else ""),
+                    )
+                    self._post({**run, "attempt": f"{run.get('attempt')}-refused"}, failed)
                 return
             log.warning("scan run %s: posting gave up (round %d); trying again", run_id, round_ + 1)
             if self.stop.wait(client.BACKOFF_CAP):
