@@ -49,13 +49,23 @@ SAFE_HEADERS = {
 }
 
 
+STYLE = b"""body{font-family:system-ui,sans-serif;margin:0;color:#1f2937;background:#f8fafc}
+nav{background:#0f766e;padding:14px 32px}nav a{color:#fff;margin-right:18px;font-weight:600}
+h1{margin:0 0 12px;font-size:30px}main{padding:28px 32px;max-width:860px}
+ul{padding-left:20px;line-height:1.8}form{display:grid;gap:10px;max-width:360px}
+input,textarea{padding:8px;border:1px solid #cbd5e1;border-radius:6px}
+button{padding:9px;border:0;border-radius:6px;background:#0f766e;color:#fff}
+"""
+
+
 def _page(title: str | None, body: str, lang: bool = True) -> str:
-    head = f"<title>{title}</title>" if title is not None else ""
+    head = '<link rel="stylesheet" href="/style.css">'
+    head += f"<title>{title}</title>" if title is not None else ""
     html = '<html lang="en">' if lang else "<html>"
     return (
         f'<!doctype html>\n{html}<head><meta charset="utf-8">{head}</head>\n'
-        f'<body>\n<nav><a href="/">Home</a> <a href="/about">About</a></nav>\n{body}\n'
-        "</body></html>\n"
+        f'<body>\n<nav><a href="/">Home</a> <a href="/about">About</a></nav>\n'
+        f"<main>{body}</main>\n</body></html>\n"
     )
 
 
@@ -80,6 +90,8 @@ class DemoSite:
         headers = dict(SAFE_HEADERS)
         cookies: list[str] = []
         html = "text/html; charset=utf-8"
+        if route == "/style.css":
+            return 200, {**headers, "Content-Type": "text/css"}, [], STYLE
         if route == "/robots.txt":
             return 200, {"Content-Type": "text/plain"}, [], b"User-agent: *\nDisallow: /private/\n"
         if route == "/":
