@@ -330,8 +330,8 @@ def test_jobs_sweep_applies_the_rules_and_keeps_its_output(claim, make_run, runn
     result = runner.invoke(args=["jobs", "sweep"])
 
     assert result.exit_code == 0, result.output
-    data = orjson.loads(result.stdout)
-    assert data["requeued"] == 1 and data["timedOut"] == 0 and "enqueued" in data
+    assert list(orjson.loads(result.stdout)) == ["enqueued"]  # the contract's one object
+    assert "1 requeued" in result.stderr
     assert fresh(run.id).status == "queued"
 
 
