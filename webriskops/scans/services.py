@@ -89,14 +89,12 @@ def deadline_at(created_at: datetime) -> datetime:
     return as_utc(created_at) + timedelta(seconds=current_app.config["SCAN_DEADLINE_SECONDS"])
 
 
-def dispatch_json(run: Mapping[str, Any] | ScanRun) -> dict[str, Any]:
+def dispatch_json(run: ScanRun) -> dict[str, Any]:
     """The dispatch fields of a run for the read API: attempt, lease and deadline."""
-    get = run.get if isinstance(run, Mapping) else lambda name: getattr(run, name)
-    running = get("status") == "running"
     return {
-        "attempt": get("attempt"),
-        "leaseExpiresAt": isoformat(get("lease_expires_at")) if running else None,
-        "deadlineAt": isoformat(deadline_at(get("created_at"))),
+        "attempt": run.attempt,
+        "leaseExpiresAt": isoformat(run.lease_expires_at) if run.status == "running" else None,
+        "deadlineAt": isoformat(deadline_at(run.created_at)),
     }
 
 
