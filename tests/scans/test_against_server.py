@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests import payloads
 from tests.conftest import ROOT, SCANNER_SECRET
@@ -37,8 +38,8 @@ def server_env(database_url: str, artifacts: Path, **settings: str) -> dict[str,
     }
 
 
-def jobs_sweep(env: dict[str, str]) -> dict:
-    """``flask --app wsgi jobs sweep`` as an operator's cron would run it."""
+def jobs_sweep(env: dict[str, str]) -> str:
+    """``flask --app wsgi jobs sweep`` as an operator's cron would run it; its stderr."""
     result = subprocess.run(
         [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "jobs", "sweep"],
         cwd=ROOT,
@@ -48,7 +49,8 @@ def jobs_sweep(env: dict[str, str]) -> dict:
         check=True,
         timeout=120,
     )
-    return json.loads(result.stdout)
+    assert list(json.loads(result.stdout)) == ["enqueued"]
+    return result.stderr
 
 
 def test_a_scanner_claims_heartbeats_and_posts(
@@ -56,13 +58,15 @@ def test_a_scanner_claims_heartbeats_and_posts(
 ):
     org = make_org(credits=3)
     project = make_project(org)
-    runs = [create_scan_run(project) for _ in range(2)]
+    runs = [create_scan_run(project) for _ in range(3)]
     base_url = serve(server_env(database_url, artifacts_dir), workers=2)
     seen: list[dict] = []
 
     def scan(run: dict) -> dict:
         seen.append(run)
         assert fresh(run["scanRunId"]).status == "running"
+        if run["scanRunId"] == runs[2].id:
+            raise RuntimeError("the browser crashed")
         time.sleep(1.0)  # long enough for a few heartbeats
         return payloads.completed(run["scanRunId"])
 
@@ -71,8 +75,12 @@ def test_a_scanner_claims_heartbeats_and_posts(
     )
 
     assert [run["scanRunId"] for run in seen] == [run.id for run in runs]
-    assert [(o.exit_code, o.body["duplicate"]) for o in outcomes] == [(0, False)] * 2
-    for run in runs:
+    assert [(o.exit_code, o.body["duplicate"]) for o in outcomes] == [(0, False)] * 3
+    assert outcomes[0].idempotency_key == f"run-{runs[0].id}-attempt-1"
+    crashed = fresh(runs[2].id)  # a scan that raises is reported, not left hanging
+    assert (crashed.status, crashed.error_code) == ("failed", "SCANNER_ERROR")
+    assert "the browser crashed" in crashed.error_message
+    for run in runs[:2]:
         done = fresh(run.id)
         assert (done.status, done.credit_state, done.lease_expires_at) == (
             "completed",
@@ -83,13 +91,14 @@ def test_a_scanner_claims_heartbeats_and_posts(
         assert done.lease_seconds == 30
     assert scanner_client.claim_runs(base_url, SCANNER_SECRET) == []
     org = db.session.get(Organization, project.organization_id, populate_existing=True)
-    assert (org.credits, org.reserved_credits) == (1, 0)
+    assert (org.credits, org.reserved_credits) == (1, 0)  # two consumed, one restored
 
 
 def test_the_deadline_from_outside(app, serve, database_url, artifacts_dir, make_project):
     project = make_project()
     env = server_env(database_url, artifacts_dir, WRO_SCAN_DEADLINE_SECONDS="8")
     base_url = serve(env, workers=1)
+    assert requests.get(base_url + "/healthz", timeout=60).status_code == 200  # booted
     run = create_scan_run(project)  # after the server is up: the 8 seconds start now
     created = time.monotonic()
 
@@ -99,8 +108,10 @@ def test_the_deadline_from_outside(app, serve, database_url, artifacts_dir, make
     time.sleep(max(0.0, 8.5 - (time.monotonic() - created)))
     with pytest.raises(scanner_client.LeaseLost):
         scanner_client.heartbeat(base_url, SCANNER_SECRET, run.id)
+    with scanner_client.LeaseKeeper(base_url, SCANNER_SECRET, run.id, 0.1) as keeper:
+        assert keeper.lost.wait(10)  # the background heartbeat notices, and stops
 
-    assert jobs_sweep(env)["timedOut"] == 1
+    assert "1 failed with SCAN_TIMEOUT" in jobs_sweep(env)
 
     failed = fresh(run.id)
     assert (failed.status, failed.error_code, failed.credit_state) == (
@@ -115,7 +126,7 @@ def test_the_deadline_from_outside(app, serve, database_url, artifacts_dir, make
         idempotency_key=scanner_client.idempotency_key_for(claimed),
     )
     assert (late.exit_code, late.body["duplicate"], late.body["status"]) == (0, True, "failed")
-    assert jobs_sweep(env)["timedOut"] == 0
+    assert "0 failed with SCAN_TIMEOUT" in jobs_sweep(env)
 
 
 def test_claim_and_heartbeat_commands(serve, database_url, artifacts_dir, make_run, monkeypatch):

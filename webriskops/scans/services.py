@@ -29,6 +29,7 @@ from webriskops.extensions import db
 from webriskops.jobs import outbox
 from webriskops.models import Project, ScanRun, reserve_credit, settle_credit
 from webriskops.models.base import as_utc, isoformat, utcnow
+from webriskops.models.webhooks import WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ def create_scan_run(project: Project) -> ScanRun:
     """Create a queued run, reserve one credit (raises InsufficientCredits); commits.
 
     The ``scan_run.queued`` webhook goes out after the commit, for runtimes that prefer
-    to be pushed.
+    to be pushed, when the organization has an active endpoint at that moment (without
+    one there is nobody to tell, and no job is recorded).
     """
     run = ScanRun(project_id=project.id, status="queued", credit_state="reserved", attempt=1)
     db.session.add(run)
@@ -66,10 +68,20 @@ def create_scan_run(project: Project) -> ScanRun:
     except Exception:
         db.session.rollback()
         raise
-    outbox.record("send_webhooks", event="scan_run.queued", scan_run_id=run.id)
+    if _has_active_endpoint(project.organization_id):
+        outbox.record("send_webhooks", event="scan_run.queued", scan_run_id=run.id)
     db.session.commit()
     log.info("scan run %s queued for project %s", run.id, project.id)
     return run
+
+
+def _has_active_endpoint(organization_id: int) -> bool:
+    found = db.session.execute(
+        select(WebhookEndpoint.id)
+        .where(WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.active)
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def deadline_at(created_at: datetime) -> datetime:
@@ -77,14 +89,12 @@ def deadline_at(created_at: datetime) -> datetime:
     return as_utc(created_at) + timedelta(seconds=current_app.config["SCAN_DEADLINE_SECONDS"])
 
 
-def dispatch_json(run: Mapping[str, Any] | ScanRun) -> dict[str, Any]:
+def dispatch_json(run: ScanRun) -> dict[str, Any]:
     """The dispatch fields of a run for the read API: attempt, lease and deadline."""
-    get = run.get if isinstance(run, Mapping) else lambda name: getattr(run, name)
-    running = get("status") == "running"
     return {
-        "attempt": get("attempt"),
-        "leaseExpiresAt": isoformat(get("lease_expires_at")) if running else None,
-        "deadlineAt": isoformat(deadline_at(get("created_at"))),
+        "attempt": run.attempt,
+        "leaseExpiresAt": isoformat(run.lease_expires_at) if run.status == "running" else None,
+        "deadlineAt": isoformat(deadline_at(run.created_at)),
     }
 
 
