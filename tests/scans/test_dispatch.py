@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests import payloads
 from tests.conftest import SCANNER_SECRET
 from tests.scans.conftest import CLAIM, age, expire_lease, fresh
 from webriskops.extensions import db
-from webriskops.models import CreditEntry, Organization, OutboxJob
-from webriskops.models.base import as_utc
+from webriskops.models import CreditEntry, Organization, OutboxJob, ScanRun
+from webriskops.models.base import as_utc, utcnow
 from webriskops.scans.services import sweep_runs
 
 
@@ -136,15 +136,17 @@ def post(client, scanner_headers):
 
 def test_heartbeat_extends_the_lease(claim, beat, make_run):
     run = make_run()
-    claimed = claim({"leaseSeconds": 30}).get_json()["runs"][0]
-    before = when(claimed["leaseExpiresAt"])
+    claim({"leaseSeconds": 30})
+    soon = utcnow() + timedelta(seconds=5)  # the lease has almost run out
+    db.session.execute(update(ScanRun).where(ScanRun.id == run.id).values(lease_expires_at=soon))
+    db.session.commit()
 
     response = beat(run.id)
 
     assert response.status_code == 200, response.text
-    after = when(response.get_json()["leaseExpiresAt"])
-    assert after >= before
-    assert fresh(run.id).lease_expires_at is not None
+    extended = when(response.get_json()["leaseExpiresAt"])
+    assert 29 <= (extended - utcnow()).total_seconds() <= 31  # the claim's leaseSeconds again
+    assert as_utc(fresh(run.id).lease_expires_at) == extended
     assert "RateLimit" in response.headers
 
 
