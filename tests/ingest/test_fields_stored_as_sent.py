@@ -84,6 +84,23 @@ def test_a_secret_in_a_field_stored_as_sent_is_refused_by_both_validators(
     assert GITHUB_TOKEN not in str(raised.value.fields)
 
 
+@pytest.mark.parametrize(
+    ("kind", "fingerprint"),
+    [
+        # The reference scanner's own: ``<type>:<hash>``, where ``:`` is no assignment.
+        ("secret-in-page-source", "secret-in-page-source:0123456789abcdef0123456789abcdef"),
+        ("password-form-over-http", "password-form-over-http:9f86d081884c7d659a2feaa0c55ad015"),
+        ("session-cookie-insecure", "session-cookie-insecure:4f3a9c0d1e2b7a6f5c8d9e0f1a2b3c4d"),
+        ("missing-header", "AKIAIOSFODNN7EXAMPLE"),
+    ],
+)
+def test_type_and_fingerprint_named_like_secrets_are_accepted(kind: str, fingerprint: str) -> None:
+    data = _single(7)
+    data["issues"][0].update(type=kind, fingerprint=fingerprint)
+    assert fastpath.load_completed(payloads.deep(data), _SETS) is not None
+    assert load_result(data, Limits())["issues"][0]["fingerprint"] == fingerprint
+
+
 def test_ordinary_values_of_those_fields_are_accepted() -> None:
     data = _single(7)
     issue = data["issues"][0]

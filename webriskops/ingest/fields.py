@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields
 
-from webriskops.redaction import redact
+from webriskops.redaction import holds_token, redact
 
 # Fields stored, shown and logged as sent (issue type and fingerprint, artifact keys,
 # response header names, error.code): the contract redacts none of them, so a value a
@@ -114,8 +114,13 @@ def is_http_url(value: str) -> bool:
 
 
 def holds_secret(value: str) -> bool:
-    """Whether a redaction rule matches in ``value`` (one scan, however many values joined)."""
-    return redact(value) != value
+    """Whether ``value`` holds a secret that shows by its shape (``ghp_…``, ``AKIA…``).
+
+    Only those: in a slug or a key, ``name:value`` is not an assignment, and the
+    fingerprint ``secret-in-page-source:<hash>`` holds no secret. One scan covers any
+    number of values joined by newlines.
+    """
+    return holds_token(value)
 
 
 def refuse_secret(value: str) -> None:

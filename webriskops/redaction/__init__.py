@@ -1,16 +1,18 @@
 """The secret redaction engine: a plain module, no Flask.
 
 ``redact(text)`` applies every text rule; ``redact_url`` and ``redact_headers`` handle
-URLs and HTTP headers. ``Redactor(literal_secrets)`` also replaces exact strings (the
-configured scanner secrets) wherever they appear. Markers name the kind:
-``[REDACTED:aws_access_key_id]``. Redacting twice changes nothing.
+URLs and HTTP headers; ``holds_token(text)`` says whether a secret that shows by its
+own shape is in ``text`` (for fields stored as sent). ``Redactor(literal_secrets)``
+also replaces exact strings (the configured scanner secrets) wherever they appear.
+Markers name the kind: ``[REDACTED:aws_access_key_id]``. Redacting twice changes
+nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from webriskops.redaction.engine import Redactor, marker
+from webriskops.redaction.engine import Redactor, holds_token, marker
 from webriskops.redaction.rules import RULES
 
 _default = Redactor()
@@ -31,4 +33,4 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return _default.redact_headers(headers)
 
 
-__all__ = ["RULES", "Redactor", "marker", "redact", "redact_headers", "redact_url"]
+__all__ = ["RULES", "Redactor", "holds_token", "marker", "redact", "redact_headers", "redact_url"]

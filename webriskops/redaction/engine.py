@@ -27,7 +27,7 @@ from typing import Any
 import re2
 
 from webriskops.redaction import checks
-from webriskops.redaction.rules import RULES, Rule
+from webriskops.redaction.rules import OPERATOR, RULES, Rule
 
 _PEM_END = re.compile(rb"-----END[ A-Z0-9]{0,24}PRIVATE KEY(?: BLOCK)?-----")
 _PEM_BODY = re.compile(rb"(?:[A-Za-z0-9+/=:\s,\-]|\\n|\\r)*")
@@ -200,6 +200,28 @@ def _bind_families(groups: Iterable[_Group]) -> None:
 
 
 _bind_families(_GROUPS)
+
+# Rules that know a secret by its own shape (a prefix, a format, a checksum), not by
+# the name it is assigned to: ``secret-in-page-source:<hash>`` is a fingerprint, not an
+# assignment. Fields stored as sent are checked with these only.
+_TOKEN_GROUPS = _groups(
+    rule
+    for rule in RULES
+    if rule.kind not in _BY_PLACE
+    and rule.kind not in _JUDGED_BY_NAME
+    and OPERATOR not in rule.pattern
+)
+
+
+def holds_token(text: str) -> bool:
+    """Whether ``text`` holds a secret that shows by its own shape (``ghp_…``, ``AKIA…``)."""
+    data = text.encode("utf-8", "surrogatepass")
+    spans: list[tuple[int, int, str, int]] = []
+    for group in _TOKEN_GROUPS:
+        _scan(group, data, spans)
+        if spans:
+            return True
+    return False
 
 
 class Redactor:

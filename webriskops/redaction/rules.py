@@ -23,12 +23,12 @@ _VALUE = rb"[^\s\"'`,;&<>\[\]{}()\\|]"
 # Between a secret-like name and its value: ``=``, ``:``, ``=>`` or ``:=``, with the quotes
 # of JSON, YAML or code around either side, also when the text is itself a JSON string
 # (``\"password\": \"…\"``, common in logged payloads).
-_OPERATOR = rb"(?:=>|:{1,3}=|[.?+|]=|\?\?=|\|\|=|[:=])"
+OPERATOR = rb"(?:=>|:{1,3}=|[.?+|]=|\?\?=|\|\|=|[:=])"
 # A type between a name and its operator: ``var token string =``, ``val token: String =``.
 _TYPE = rb"(?:\s{0,4}:?\s{1,4}(?:string|String|str|&str|\[\]byte|SecureString))?"
-_ASSIGN = rb"\\{0,2}[\"'`]?" + _TYPE + rb"\s{0,4}" + _OPERATOR + rb"\s{0,4}\\{0,2}[\"'`]?"
+_ASSIGN = rb"\\{0,2}[\"'`]?" + _TYPE + rb"\s{0,4}" + OPERATOR + rb"\s{0,4}\\{0,2}[\"'`]?"
 # The same, with the value's opening quote required.
-_ASSIGN_OPEN = rb"\\{0,2}[\"'`]?" + _TYPE + rb"\s{0,4}" + _OPERATOR + rb"\s{0,4}\\{0,2}[\"'`]"
+_ASSIGN_OPEN = rb"\\{0,2}[\"'`]?" + _TYPE + rb"\s{0,4}" + OPERATOR + rb"\s{0,4}\\{0,2}[\"'`]"
 # Inside quotes: anything but line breaks, quotes, backslashes and the brackets of a
 # marker; spaces are kept, so a passphrase is redacted whole (checks.assignment judges).
 _QUOTED_VALUE = rb"[^\r\n\"'`\\\[\]]"
