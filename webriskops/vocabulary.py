@@ -80,6 +80,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+# Pagination of the read API's lists.
+MAX_PAGE_NUMBER = 10**9
+MAX_PER_PAGE = 100
+
 # How RQ keeps an outbox job: its run time limit, and how long results and failures stay.
 JOB_TIMEOUT = 300
 RESULT_TTL = 3600
