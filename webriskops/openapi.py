@@ -54,7 +54,7 @@ class Answer:
     """A documented response: a JSON body (errors by default) and the headers it carries."""
 
     description: str
-    schema: type[Schema] | None = None
+    schema: type[Schema] | dict[str, Any] | None = None
     headers: tuple[str, ...] = ()
 
 
@@ -251,15 +251,11 @@ def build_spec(app: Flask, *, strict: bool = False) -> dict[str, Any]:
     return document
 
 
-class _AnyJson(Schema):
-    """Any JSON object."""
-
-
 operation(
     "openapi_json",
     "get",
     "This document",
-    answers={200: Answer("The OpenAPI 3.1 document", _AnyJson)},
+    answers={200: Answer("The OpenAPI 3.1 document", {"type": "object"})},
 )
 
 
