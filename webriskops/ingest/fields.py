@@ -78,8 +78,8 @@ class Text(fields.String):
 
     def json_schema(self) -> dict[str, Any]:
         """What this field enforces beyond its validators, in JSON Schema."""
-        if any(isinstance(rule, validate.Regexp) for rule in self.validators):
-            return {}  # the pattern already leaves NUL out
+        if any(isinstance(rule, validate.Regexp | validate.OneOf) for rule in self.validators):
+            return {}  # the pattern or the choices already leave NUL out
         return {"pattern": _NO_NUL}
 
 

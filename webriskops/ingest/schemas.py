@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
@@ -127,6 +127,20 @@ class CommonSchema(BaseSchema):
 
 class CompletedResultSchema(CommonSchema):
     """A completed scan: either the single-page shape or ``pages[]``."""
+
+    # For the OpenAPI document: single-page or multi-page, never both, never neither
+    # (what _shape_errors says).
+    OPENAPI: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "required": ["pages"],
+                "not": {
+                    "anyOf": [{"required": [name]} for name in ("page", "artifacts", "issues")]
+                },
+            },
+            {"required": ["page", "artifacts", "issues"], "not": {"required": ["pages"]}},
+        ]
+    }
 
     status = Text(required=True, validate=validate.OneOf(["completed"]))
     page = fields.Nested(PageSchema)
@@ -337,17 +351,6 @@ def _document_limits(document: dict[str, Any], config: Mapping[str, Any]) -> Non
         f" {config['MAX_BODY_BYTES']} bytes of JSON (after gzip)."
     )
 
-
-# A completed payload is single-page or multi-page: never both, never neither (_shape_errors).
-CompletedResultSchema.OPENAPI = {
-    "oneOf": [
-        {
-            "required": ["pages"],
-            "not": {"anyOf": [{"required": [name]} for name in ("page", "artifacts", "issues")]},
-        },
-        {"required": ["page", "artifacts", "issues"], "not": {"required": ["pages"]}},
-    ]
-}
 
 # Printable ASCII, bare (as documented) or quoted; the server also strips spaces around it.
 IDEMPOTENCY_KEY_PATTERN = '^(?!""$)[!-~](?:[ -~]{0,253}[!-~])?$'
