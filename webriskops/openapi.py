@@ -84,8 +84,13 @@ class Operation:
     )
 
 
-# Headers answers refer to by name.
+# Headers answers refer to by name; every answer carries X-Request-Id.
 HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-Id": {
+        "description": "This request's id, also in the server's log.",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1},
+    },
     "RateLimit-Policy": {
         "description": 'The scanner quota, e.g. `"scanner";q=600;w=60` (IETF draft).',
         "schema": {"type": "string"},
@@ -158,10 +163,9 @@ def _answer(status: int, answer: Answer | str) -> dict[str, Any]:
     schema = answer.schema or (ErrorResponseSchema if status >= 400 else None)
     if schema is not None:
         documented["content"] = _json(schema)
-    if answer.headers:
-        documented["headers"] = {
-            name: {"$ref": f"#/components/headers/{name}"} for name in answer.headers
-        }
+    documented["headers"] = {
+        name: {"$ref": f"#/components/headers/{name}"} for name in ("X-Request-Id", *answer.headers)
+    }
     return documented
 
 

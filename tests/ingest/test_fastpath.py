@@ -274,7 +274,23 @@ class _SchemaValidator(Schema):
         pass
 
 
-@pytest.mark.parametrize("schema", [_Unknown, _UnknownValidator, _SchemaValidator])
+class _RangeOnText(Schema):
+    class Meta:
+        unknown = "exclude"
+
+    name = Text(validate=validate.Range(min=1))
+
+
+class _TwoLengths(Schema):
+    class Meta:
+        unknown = "exclude"
+
+    name = Text(validate=[validate.Length(max=5), validate.Length(min=2)])
+
+
+@pytest.mark.parametrize(
+    "schema", [_Unknown, _UnknownValidator, _SchemaValidator, _RangeOnText, _TwoLengths]
+)
 def test_a_rule_without_a_fast_twin_fails_at_compile_time(schema):
     with pytest.raises(fastpath.NoFastTwin):
         fastpath.compile_schema(schema())

@@ -99,6 +99,7 @@ class _Constraints:
         self.max_length: int | None = None
         self.choices: frozenset | None = None
         self.match: Callable[[str], Any] | None = None
+        self.kinds: set[str] = set()  # "range", "length", "choices", "pattern": each once
 
     @classmethod
     def of(cls, validators: list, where: str) -> _Constraints:
@@ -109,31 +110,37 @@ class _Constraints:
 
     def _add(self, validator: Any, where: str) -> None:
         kind = type(validator)
-        if kind is validate.Range and self.low is None and self.high is None:
+        name = _KINDS.get(kind)
+        if name is None or name in self.kinds:
+            raise NoFastTwin(f"{where}: no fast twin for validator {validator!r}")
+        self.kinds.add(name)
+        if kind is validate.Range:
             self.low, self.high = validator.min, validator.max
             self.low_inclusive, self.high_inclusive = (
                 validator.min_inclusive,
                 validator.max_inclusive,
             )
-        elif kind is validate.Length and self.max_length is None and self.min_length == 0:
+        elif kind is validate.Length:
             if validator.equal is not None:
                 self.min_length = self.max_length = validator.equal
             else:
                 self.min_length = validator.min or 0
                 self.max_length = validator.max
-        elif kind is validate.OneOf and self.choices is None:
+        elif kind is validate.OneOf:
             self.choices = frozenset(validator.choices)
-        elif kind is Pattern and self.match is None:
+        elif kind is Pattern:
             self.match = validator.regex.fullmatch
-        elif kind is validate.Regexp and self.match is None:
-            self.match = validator.regex.match  # what marshmallow's Regexp calls
         else:
-            raise NoFastTwin(f"{where}: no fast twin for validator {validator!r}")
+            self.match = validator.regex.match  # what marshmallow's Regexp calls
+
+    def allow(self, *kinds: str, where: str) -> None:
+        """Refuse validators this field type does not take (a Range on a string)."""
+        if self.kinds - set(kinds):
+            raise NoFastTwin(f"{where}: {sorted(self.kinds - set(kinds))} on this field type")
 
     def in_range(self, where: str) -> Callable[[Any], bool]:
         """A test of a number against the folded Range."""
-        if self.choices is not None or self.match is not None or self.max_length is not None:
-            raise NoFastTwin(f"{where}: a number takes only a Range")
+        self.allow("range", where=where)
         low = float("-inf") if self.low is None else self.low
         high = float("inf") if self.high is None else self.high
         if self.low_inclusive and self.high_inclusive:
@@ -150,8 +157,7 @@ def _storable(value: str) -> bool:
 
 
 def _text(field: Text, rules: _Constraints, where: str) -> Check:
-    if rules.low is not None or rules.high is not None:
-        raise NoFastTwin(f"{where}: a Range on a string")
+    rules.allow("length", "choices", "pattern", where=where)
     # The field type's own rule beyond "a storable string", from the same function.
     extra = {Text: None, HttpUrl: is_http_url, ArtifactPath: is_artifact_path}[type(field)]
     low = rules.min_length
@@ -229,8 +235,7 @@ def _headers(field: ResponseHeaders, rules: _Constraints, where: str) -> Check:
 
 
 def _list(field: fields.List, rules: _Constraints, where: str) -> Check:
-    if rules.low is not None or rules.choices is not None or rules.match is not None:
-        raise NoFastTwin(f"{where}: a list takes only a Length")
+    rules.allow("length", where=where)
     inner = compile_field(field.inner, f"{where}[]")
     low = rules.min_length
     high = rules.max_length if rules.max_length is not None else float("inf")
@@ -255,6 +260,13 @@ def _nested(field: fields.Nested, rules: _Constraints, where: str) -> Check:
     return compile_schema(field.schema)
 
 
+_KINDS = {
+    validate.Range: "range",
+    validate.Length: "length",
+    validate.OneOf: "choices",
+    Pattern: "pattern",
+    validate.Regexp: "pattern",
+}
 _COMPILERS: dict[type, Callable[[Any, _Constraints, str], Check]] = {
     Text: _text,
     HttpUrl: _text,
