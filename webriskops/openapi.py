@@ -76,6 +76,7 @@ class Operation:
     answers: Mapping[int, Answer | str]
     security: str | None = None
     body: type[Schema] | Discriminated | None = None
+    body_required: bool = True
     parameters: tuple[dict[str, Any], ...] = ()
     description: str = ""
     # Adds what depends on the app's configuration (size limits) to the built document.
@@ -145,7 +146,8 @@ def _path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
 
     def parameter(match: re.Match) -> str:
         name = _camel(match["name"])
-        schema = {"type": "integer", "minimum": 0} if match["converter"] == "int" else {}
+        integer = match["converter"] == "int"
+        schema = {"type": "integer", "minimum": 0} if integer else {"type": "string"}
         parameters.append({"in": "path", "name": name, "required": True, "schema": schema})
         return "{" + name + "}"
 
@@ -169,17 +171,24 @@ def _answer(status: int, answer: Answer | str) -> dict[str, Any]:
     return documented
 
 
-def _body(spec: APISpec, body: type[Schema] | Discriminated) -> dict[str, Any]:
+def schema_name(schema: type[Schema] | Schema) -> str:
+    """A schema's component name: its ``OPENAPI_NAME``, or its class name less "Schema"."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    # Its own, not inherited: a subclass is another schema.
+    return cls.__dict__.get("OPENAPI_NAME") or cls.__name__.removesuffix("Schema")
+
+
+def _body(spec: APISpec, body: type[Schema] | Discriminated, required: bool) -> dict[str, Any]:
     if not isinstance(body, Discriminated):
-        return {"required": True, "content": _json(body)}
+        return {"required": required, "content": _json(body)}
     refs = {}
     for value, schema in body.choices.items():
-        name = schema.__name__.removesuffix("Schema")
+        name = schema_name(schema)
         if name not in spec.components.schemas:
             spec.components.schema(name, getattr(schema, "OPENAPI", None), schema=schema)
         refs[value] = f"#/components/schemas/{name}"
     return {
-        "required": True,
+        "required": required,
         "content": _json(
             {
                 "oneOf": [{"$ref": ref} for ref in refs.values()],
@@ -203,7 +212,7 @@ def _operation(spec: APISpec, declared: Operation, path_parameters: list) -> dic
         documented["description"] = declared.description
     documented["security"] = [{declared.security: []}] if declared.security else []
     if declared.body is not None:
-        documented["requestBody"] = _body(spec, declared.body)
+        documented["requestBody"] = _body(spec, declared.body, declared.body_required)
     return documented
 
 
@@ -213,7 +222,7 @@ def build_spec(app: Flask, *, strict: bool = False) -> dict[str, Any]:
     An ``/api/`` route without a declaration raises ``UndocumentedRoute`` when
     ``strict`` (the tests), and is logged and left out otherwise (never a 500).
     """
-    plugin = MarshmallowPlugin()
+    plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
     spec = APISpec(
         title="WebRiskOps API",
         version="1.0.0",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from marshmallow import Schema, fields, validate
 
 from webriskops import openapi
@@ -27,6 +29,8 @@ class RunErrorOutSchema(Schema):
 class ScanRunOutSchema(Schema):
     """A scan run in the read API (without pages and issues in lists)."""
 
+    OPENAPI_NAME: ClassVar[str] = "ScanRun"
+
     scanRunId = fields.Integer(required=True)
     projectId = fields.Integer(required=True)
     status = fields.String(
@@ -35,6 +39,9 @@ class ScanRunOutSchema(Schema):
     counters = fields.Nested(CountersOutSchema, required=True)
     error = fields.Nested(RunErrorOutSchema, required=True, allow_none=True)
     reportStatus = fields.String(required=True, allow_none=True)
+    attempt = fields.Integer(required=True)
+    leaseExpiresAt = fields.DateTime(required=True, allow_none=True)
+    deadlineAt = fields.DateTime(required=True)
     createdAt = fields.DateTime(required=True)
     startedAt = fields.DateTime(required=True, allow_none=True)
     finishedAt = fields.DateTime(required=True, allow_none=True)
