@@ -56,6 +56,7 @@ class Answer:
     description: str
     schema: type[Schema] | dict[str, Any] | None = None
     headers: tuple[str, ...] = ()
+    media_type: str = "application/json"  # e.g. application/sarif+json for an export
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def _answer(status: int, answer: Answer | str) -> dict[str, Any]:
     documented: dict[str, Any] = {"description": answer.description}
     schema = answer.schema or (ErrorResponseSchema if status >= 400 else None)
     if schema is not None:
-        documented["content"] = _json(schema)
+        documented["content"] = {answer.media_type: {"schema": schema}}
     documented["headers"] = {
         name: {"$ref": f"#/components/headers/{name}"} for name in ("X-Request-Id", *answer.headers)
     }
