@@ -56,9 +56,7 @@ _claim = ClaimSchema()
 
 
 def load_claim(data: Any) -> dict[str, int]:
-    """A decoded claim body loaded, or a 400/422 ``ApiError`` (an empty body means defaults)."""
-    if data is None:
-        data = {}
+    """A decoded claim body loaded, or a 400/422 ``ApiError`` (``{}`` means defaults)."""
     if not isinstance(data, dict):
         raise ApiError(400, "MALFORMED_JSON", "The body must be a JSON object.")
     try:
