@@ -32,13 +32,13 @@ import psycopg
 
 from bench import ADMIN_URL, APP_DATABASE_URL, DATABASE, PG_URL, REDIS_URL, ROOT, SECRET
 from bench.floor import proc_status_kb
+from webriskops.vocabulary import SEVERITIES
 
 PATH = "/api/scanner/results"
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 SHIM_SITE = "/tmp/shimsite"  # a stand-in redactor, only while webriskops.redaction is missing
 
 CATEGORIES = ("security", "privacy", "performance", "accessibility", "seo", "reliability")
-SEVERITIES = ("high", "medium", "low", "info")
 PAGE_TYPES = ("content", "product", "category", "landing", "search", "legal")
 
 

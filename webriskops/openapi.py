@@ -1,17 +1,38 @@
-"""``GET /api/openapi.json``: the OpenAPI 3 document, generated from the marshmallow schemas."""
+"""``GET /api/openapi.json``: the OpenAPI 3.1 document, generated from the schemas.
+
+Each feature declares its operations next to its marshmallow schemas with
+``operation(...)`` (the endpoint, its body, its answers, its parameters), as
+``ingest/schemas.py`` and ``reports/schemas.py`` do. ``build_spec`` walks the app's URL
+map, so paths and path parameters are the ones Flask serves, and refuses to build when
+an ``/api/`` route has no declaration: a new endpoint cannot be served undocumented, and
+the fuzz test, which covers whatever the document holds, covers it too.
+
+Lengths, ranges, enums and patterns come from the schemas' validators (apispec reads
+them), so the document, the schema and the fast path share one source of truth. The
+field types add what their ``_deserialize`` enforces (``FIELD_SCHEMAS``).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, jsonify
 from marshmallow import Schema, fields
+from werkzeug.routing import Rule
 
-from webriskops.ingest import fields as ingest_fields
-from webriskops.ingest.schemas import CompletedResultSchema, FailedResultSchema
-from webriskops.scans.schemas import ClaimedSchema, ClaimSchema, LeaseSchema
+log = logging.getLogger(__name__)
+
+OPENAPI_VERSION = "3.1.0"
+SECURITY_SCHEMES = {
+    "scannerSecret": {"type": "apiKey", "in": "header", "name": "X-Scanner-Secret"},
+    "bearerToken": {"type": "http", "scheme": "bearer"},
+}
 
 
 class ErrorDetailSchema(Schema):
@@ -28,272 +49,228 @@ class ErrorResponseSchema(Schema):
     error = fields.Nested(ErrorDetailSchema, required=True)
 
 
-class CountersOutSchema(Schema):
-    """Counters as stored."""
+@dataclass(frozen=True)
+class Answer:
+    """A documented response: a JSON body (errors by default) and the headers it carries."""
 
-    pagesScanned = fields.Integer(allow_none=True)
-    issuesCount = fields.Integer(allow_none=True)
-    highCount = fields.Integer(allow_none=True)
-    mediumCount = fields.Integer(allow_none=True)
-    lowCount = fields.Integer(allow_none=True)
-    riskScore = fields.Float(allow_none=True)
-
-
-class LinksSchema(Schema):
-    """Where to read the run and its report."""
-
-    scanRun = fields.String()
-    report = fields.String()
+    description: str
+    schema: type[Schema] | dict[str, Any] | None = None
+    headers: tuple[str, ...] = ()
+    media_type: str = "application/json"  # e.g. application/sarif+json for an export
 
 
-class AcceptedSchema(Schema):
-    """The 202 answer of a postback."""
+@dataclass(frozen=True)
+class Discriminated:
+    """A body that is one of several schemas, told apart by one property."""
 
-    scanRunId = fields.Integer(required=True)
-    status = fields.String(required=True)
-    duplicate = fields.Boolean(required=True)
-    pagesStored = fields.Integer(required=True)
-    issuesStored = fields.Integer(required=True)
-    counters = fields.Nested(CountersOutSchema)
-    links = fields.Nested(LinksSchema)
+    by: str
+    choices: Mapping[str, type[Schema]]
 
 
-class ScanRunOutSchema(Schema):
-    """A scan run in the read API."""
+@dataclass(frozen=True)
+class Operation:
+    """One documented operation, bound to a Flask endpoint and method."""
 
-    scanRunId = fields.Integer()
-    projectId = fields.Integer()
-    status = fields.String()
-    counters = fields.Nested(CountersOutSchema)
-    error = fields.Dict(allow_none=True)
-    reportStatus = fields.String(allow_none=True)
-    attempt = fields.Integer()
-    leaseExpiresAt = fields.DateTime(allow_none=True)
-    deadlineAt = fields.DateTime()
-    createdAt = fields.DateTime()
-    startedAt = fields.DateTime(allow_none=True)
-    finishedAt = fields.DateTime(allow_none=True)
-    updatedAt = fields.DateTime()
-    pages = fields.List(fields.Dict())
-    issues = fields.List(fields.Dict())
-
-
-class ScanRunPageSchema(Schema):
-    """A page of a project's runs."""
-
-    items = fields.List(fields.Nested(ScanRunOutSchema))
-    page = fields.Integer()
-    perPage = fields.Integer()
-    total = fields.Integer()
-    next = fields.String(allow_none=True)
+    endpoint: str
+    method: str
+    summary: str
+    answers: Mapping[int, Answer | str]
+    security: str | None = None
+    body: type[Schema] | Discriminated | None = None
+    body_required: bool = True
+    parameters: tuple[dict[str, Any], ...] = ()
+    description: str = ""
+    # Adds what depends on the app's configuration (size limits) to the built document.
+    configure: Callable[[dict[str, Any], Mapping[str, Any]], None] | None = field(
+        default=None, compare=False
+    )
 
 
-class ScanRunCreatedSchema(Schema):
-    """A run just created."""
+# Headers answers refer to by name; every answer carries X-Request-Id.
+HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-Id": {
+        "description": "This request's id, also in the server's log.",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1},
+    },
+    "RateLimit-Policy": {
+        "description": 'The scanner quota, e.g. `"scanner";q=600;w=60` (IETF draft).',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of the quota, e.g. `"scanner";r=599;t=42`.',
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Location": {"description": "Where the new resource is.", "schema": {"type": "string"}},
+    "Allow": {"description": "The methods this path serves.", "schema": {"type": "string"}},
+}
 
-    scanRunId = fields.Integer()
-    status = fields.String()
+_OPERATIONS: dict[tuple[str, str], Operation] = {}
 
 
-def _field_to_properties(converter, field, **kwargs: Any) -> dict[str, Any]:
-    if isinstance(field, ingest_fields.StrictInteger):
-        return {"type": "integer"}
-    if isinstance(field, ingest_fields.StrictNumber):
-        return {"type": "number"}
-    if isinstance(field, ingest_fields.ResponseHeaders):
-        return {"type": "object", "additionalProperties": {"type": "string", "maxLength": 8192}}
-    return {}
+def operation(endpoint: str, method: str, summary: str, **details: Any) -> Operation:
+    """Declare the documentation of ``method`` on ``endpoint`` (next to its schemas)."""
+    declared = Operation(endpoint=endpoint, method=method.lower(), summary=summary, **details)
+    _OPERATIONS[(endpoint, declared.method)] = declared
+    return declared
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
+class UndocumentedRoute(LookupError):
+    """An ``/api/`` route that no ``operation(...)`` declares."""
+
+
+def _field_properties(converter: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """What a field type enforces beyond the validators apispec already reads."""
+    json_schema = getattr(field, "json_schema", None)
+    return json_schema() if json_schema is not None else {}
+
+
+_ARGUMENT = re.compile(r"<(?:(?P<converter>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
+    """The OpenAPI path of a Flask rule and its path parameters."""
+    parameters = []
+
+    def parameter(match: re.Match) -> str:
+        name = _camel(match["name"])
+        integer = match["converter"] == "int"
+        schema = {"type": "integer", "minimum": 0} if integer else {"type": "string"}
+        parameters.append({"in": "path", "name": name, "required": True, "schema": schema})
+        return "{" + name + "}"
+
+    return _ARGUMENT.sub(parameter, rule.rule), parameters
+
+
+def _json(schema: Any) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _answer(status: int, answer: Answer | str) -> dict[str, Any]:
+    if isinstance(answer, str):
+        answer = Answer(answer)
+    documented: dict[str, Any] = {"description": answer.description}
+    schema = answer.schema or (ErrorResponseSchema if status >= 400 else None)
+    if schema is not None:
+        documented["content"] = {answer.media_type: {"schema": schema}}
+    documented["headers"] = {
+        name: {"$ref": f"#/components/headers/{name}"} for name in ("X-Request-Id", *answer.headers)
+    }
+    return documented
+
+
+def schema_name(schema: type[Schema] | Schema) -> str:
+    """A schema's component name: its ``OPENAPI_NAME``, or its class name less "Schema"."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    # Its own, not inherited: a subclass is another schema.
+    return cls.__dict__.get("OPENAPI_NAME") or cls.__name__.removesuffix("Schema")
+
+
+def _body(spec: APISpec, body: type[Schema] | Discriminated, required: bool) -> dict[str, Any]:
+    if not isinstance(body, Discriminated):
+        return {"required": required, "content": _json(body)}
+    refs = {}
+    for value, schema in body.choices.items():
+        name = schema_name(schema)
+        if name not in spec.components.schemas:
+            spec.components.schema(name, getattr(schema, "OPENAPI", None), schema=schema)
+        refs[value] = f"#/components/schemas/{name}"
     return {
-        str(status): {
-            "description": "Error",
-            "content": {"application/json": {"schema": "ErrorResponse"}},
-        }
-        for status in statuses
+        "required": required,
+        "content": _json(
+            {
+                "oneOf": [{"$ref": ref} for ref in refs.values()],
+                "discriminator": {"propertyName": body.by, "mapping": refs},
+            }
+        ),
     }
 
 
-def build_spec() -> dict[str, Any]:
-    """Build the OpenAPI document."""
-    plugin = MarshmallowPlugin()
+def _operation(spec: APISpec, declared: Operation, path_parameters: list) -> dict[str, Any]:
+    documented: dict[str, Any] = {
+        "operationId": declared.endpoint,
+        "summary": declared.summary,
+        "parameters": [*path_parameters, *declared.parameters],
+        "responses": {
+            str(status): _answer(status, answer)
+            for status, answer in sorted(declared.answers.items())
+        },
+    }
+    if declared.description:
+        documented["description"] = declared.description
+    documented["security"] = [{declared.security: []}] if declared.security else []
+    if declared.body is not None:
+        documented["requestBody"] = _body(spec, declared.body, declared.body_required)
+    return documented
+
+
+def build_spec(app: Flask, *, strict: bool = False) -> dict[str, Any]:
+    """Build the document of every declared operation ``app`` serves.
+
+    An ``/api/`` route without a declaration raises ``UndocumentedRoute`` when
+    ``strict`` (the tests), and is logged and left out otherwise (never a 500).
+    """
+    plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
     spec = APISpec(
         title="WebRiskOps API",
         version="1.0.0",
-        openapi_version="3.0.3",
+        openapi_version=OPENAPI_VERSION,
         plugins=[plugin],
-        info={"description": "Scanner results ingest and the customer read API."},
-    )
-    plugin.converter.add_attribute_function(_field_to_properties)
-    spec.components.security_scheme(
-        "scannerSecret", {"type": "apiKey", "in": "header", "name": "X-Scanner-Secret"}
-    )
-    spec.components.security_scheme("bearerToken", {"type": "http", "scheme": "bearer"})
-    for name, schema in (
-        ("CompletedResult", CompletedResultSchema),
-        ("FailedResult", FailedResultSchema),
-        ("ErrorResponse", ErrorResponseSchema),
-        ("Accepted", AcceptedSchema),
-        ("ScanRun", ScanRunOutSchema),
-        ("ScanRunPage", ScanRunPageSchema),
-        ("ScanRunCreated", ScanRunCreatedSchema),
-        ("ClaimRequest", ClaimSchema),
-        ("Claimed", ClaimedSchema),
-        ("Lease", LeaseSchema),
-    ):
-        spec.components.schema(name, schema=schema)
-    json_body = lambda ref: {"content": {"application/json": {"schema": ref}}}  # noqa: E731
-    spec.path(
-        path="/api/scanner/results",
-        operations={
-            "post": {
-                "operationId": "scanner.results.store",
-                "summary": "Post a completed or failed scan result",
-                "security": [{"scannerSecret": []}],
-                "parameters": [
-                    {
-                        "in": "header",
-                        "name": "Idempotency-Key",
-                        "schema": {"type": "string", "maxLength": 257},
-                    },
-                    {
-                        "in": "header",
-                        "name": "Content-Encoding",
-                        "schema": {"type": "string", "enum": ["gzip"]},
-                    },
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "oneOf": [
-                                    {"$ref": "#/components/schemas/CompletedResult"},
-                                    {"$ref": "#/components/schemas/FailedResult"},
-                                ]
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "202": {"description": "Accepted", **json_body("Accepted")},
-                    **_errors(400, 401, 409, 413, 415, 422, 429),
-                },
-            }
+        info={
+            "description": (
+                "Scanner results ingest and the customer read API. Every error has the "
+                "body `ErrorResponse`. A method a path does not serve answers 405 with "
+                "an `Allow` header."
+            )
         },
     )
-    spec.path(
-        path="/api/scan-runs/{scanRunId}",
-        operations={
-            "get": {
-                "operationId": "reports.api_scan_run",
-                "security": [{"bearerToken": []}],
-                "parameters": [
-                    {
-                        "in": "path",
-                        "name": "scanRunId",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    }
-                ],
-                "responses": {
-                    "200": {"description": "The run", **json_body("ScanRun")},
-                    **_errors(401, 404),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/api/projects/{projectId}/scan-runs",
-        operations={
-            "get": {
-                "operationId": "reports.api_project_scan_runs",
-                "security": [{"bearerToken": []}],
-                "parameters": [
-                    {
-                        "in": "path",
-                        "name": "projectId",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    },
-                    {"in": "query", "name": "page", "schema": {"type": "integer", "minimum": 1}},
-                    {
-                        "in": "query",
-                        "name": "perPage",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
-                    },
-                ],
-                "responses": {
-                    "200": {"description": "Runs, newest first", **json_body("ScanRunPage")},
-                    **_errors(401, 404, 422),
-                },
-            },
-            "post": {
-                "operationId": "reports.api_start_scan",
-                "security": [{"bearerToken": []}],
-                "parameters": [
-                    {
-                        "in": "path",
-                        "name": "projectId",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    }
-                ],
-                "responses": {
-                    "201": {"description": "Created", **json_body("ScanRunCreated")},
-                    **_errors(401, 402, 404),
-                },
-            },
-        },
-    )
-    run_id = {"in": "path", "name": "scanRunId", "required": True, "schema": {"type": "integer"}}
-    spec.path(
-        path="/api/scanner/runs/claim",
-        operations={
-            "post": {
-                "operationId": "scans.claim",
-                "summary": "Claim the oldest queued runs, each with a lease",
-                "security": [{"scannerSecret": []}],
-                "requestBody": {"required": False, **json_body("ClaimRequest")},
-                "responses": {
-                    "200": {"description": "Claimed runs (maybe none)", **json_body("Claimed")},
-                    **_errors(400, 401, 413, 415, 422, 429),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/api/scanner/runs/{scanRunId}/heartbeat",
-        operations={
-            "post": {
-                "operationId": "scans.heartbeat",
-                "summary": "Extend a claimed run's lease by its claim's leaseSeconds",
-                "security": [{"scannerSecret": []}],
-                "parameters": [run_id],
-                "responses": {
-                    "200": {"description": "The new lease end", **json_body("Lease")},
-                    **_errors(400, 401, 404, 409, 415, 429),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/api/scan-runs/{scanRunId}/cancel",
-        operations={
-            "post": {
-                "operationId": "scans.api_cancel",
-                "summary": "Cancel a run that is not terminal (it fails with CANCELLED)",
-                "security": [{"bearerToken": []}],
-                "parameters": [run_id],
-                "responses": {
-                    "200": {"description": "The cancelled run", **json_body("ScanRun")},
-                    **_errors(401, 404, 409),
-                },
-            }
-        },
-    )
-    return spec.to_dict()
+    plugin.converter.add_attribute_function(_field_properties)
+    for name, scheme in SECURITY_SCHEMES.items():
+        spec.components.security_scheme(name, scheme)
+    for name, header in HEADERS.items():
+        spec.components.header(name, header)
+    spec.components.schema("ErrorResponse", schema=ErrorResponseSchema)
+    configure = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
+        path, path_parameters = _path(rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            declared = _OPERATIONS.get((rule.endpoint, method.lower()))
+            if declared is None:
+                if rule.rule.startswith("/api/"):
+                    if strict:
+                        raise UndocumentedRoute(f"{method} {rule.rule} ({rule.endpoint})")
+                    log.warning("%s %s is not in the OpenAPI document", method, rule.rule)
+                continue
+            spec.path(
+                path=path, operations={declared.method: _operation(spec, declared, path_parameters)}
+            )
+            if declared.configure is not None:
+                configure.append(declared.configure)
+    document = spec.to_dict()
+    for apply in configure:
+        apply(document, app.config)
+    return document
+
+
+operation(
+    "openapi_json",
+    "get",
+    "This document",
+    answers={200: Answer("The OpenAPI 3.1 document", {"type": "object"})},
+)
 
 
 def init_app(app: Flask) -> None:
@@ -303,5 +280,5 @@ def init_app(app: Flask) -> None:
     @app.get("/api/openapi.json")
     def openapi_json():
         if "spec" not in cache:
-            cache["spec"] = build_spec()
+            cache["spec"] = build_spec(app)
         return jsonify(cache["spec"])

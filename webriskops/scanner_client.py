@@ -18,7 +18,6 @@ failed (fix the secret), 4 gave up after retrying (post again later), 5 usage er
 
 from __future__ import annotations
 
-import email.utils
 import gzip
 import http.client
 import json
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+
+from webriskops.vocabulary import parse_retry_after as retry_after_seconds
 
 ACCEPTED, INVALID, UNAUTHORIZED, GAVE_UP, USAGE = 0, 2, 3, 4, 5
 RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
@@ -67,20 +68,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
 def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:

@@ -34,3 +34,9 @@ def test_claim_limits_come_from_the_schema(client):
     run = schemas["ClaimedRun"]["properties"]
     assert {"scanRunId", "attempt", "leaseExpiresAt", "deadlineAt", "artifactPrefix"} <= set(run)
     assert {"attempt", "leaseExpiresAt", "deadlineAt"} <= set(schemas["ScanRun"]["properties"])
+
+
+def test_a_null_claim_body_is_not_an_empty_one(claim):
+    # Found by the OpenAPI fuzz test: `null` was taken for "no body" and accepted.
+    assert claim(b"null").status_code == 400
+    assert claim(None).status_code == 200

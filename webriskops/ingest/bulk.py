@@ -1,20 +1,24 @@
-"""Set-based inserts for the postback's rows: one statement or one ``COPY`` per table.
+"""Set-based inserts for the postback's rows: one path per dialect, one column list.
 
 A large postback writes tens of thousands of rows, a small one a handful; both go into
-the session's own transaction. On PostgreSQL the rows go through psycopg directly: a
-small batch as one multi-row ``INSERT``, a large one with its ids drawn from the
-table's sequence in one query and the rows streamed with ``COPY``, the fastest way in.
-SQLAlchemy's statement layer costs more per statement than the statement itself here.
-SQLite gets SQLAlchemy's multi-row ``INSERT … RETURNING``.
+the session's own transaction. ``_Batch`` settles once what every dialect writes: the
+columns (the rows' own, plus every column with a Python-side default the rows leave
+out, filled in as SQLAlchemy would) and each row's values in that order.
+
+- PostgreSQL goes through psycopg directly (SQLAlchemy's statement layer costs more per
+  statement than the statement itself here): a small batch as one multi-row
+  ``INSERT … RETURNING``, a large one with its ids drawn from the table's sequence and
+  the rows streamed with ``COPY``, the fastest way in.
+- SQLite gets SQLAlchemy's multi-row ``INSERT … RETURNING``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Table, insert, text
+from sqlalchemy import JSON, Table, insert
 from sqlalchemy.orm import DeclarativeBase
 
 from webriskops.database import is_postgresql
@@ -23,6 +27,51 @@ from webriskops.extensions import db
 # Below this many rows one INSERT is a single round trip and beats COPY's two (sequence
 # values, then the stream).
 COPY_THRESHOLD = 100
+
+
+class _Batch:
+    """The rows of one insert as every dialect writes them: columns, then values."""
+
+    def __init__(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        self.table = table
+        self.rows = rows
+        self._given = list(rows[0])
+        self._defaults: list[Any] = []
+        defaulted: list[str] = []
+        for column in table.columns:
+            default = column.default
+            if column.name in self._given or default is None:
+                continue
+            if not (default.is_scalar or default.is_callable):
+                # A SQL expression would be evaluated by SQLAlchemy on SQLite only.
+                raise TypeError(f"{table.name}.{column.name}: use server_default for SQL")
+            self._defaults.append(default)
+            defaulted.append(column.name)
+        # Checked against the table, so the names are safe to quote into SQL.
+        self.names = [table.c[name].name for name in self._given] + defaulted
+        self._json = frozenset(
+            index for index, name in enumerate(self.names) if isinstance(table.c[name].type, JSON)
+        )
+
+    def values(self, row: dict[str, Any]) -> list[Any]:
+        """``row``'s values in column order, defaults filled in."""
+        values = [row[name] for name in self._given]
+        for default in self._defaults:
+            # SQLAlchemy wraps a callable default to take an execution context; none is needed.
+            values.append(default.arg(None) if default.is_callable else default.arg)
+        return values
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """Every row as a complete column dict (for SQLAlchemy)."""
+        return [dict(zip(self.names, self.values(row), strict=True)) for row in self.rows]
+
+    def psycopg_values(self, row: dict[str, Any]) -> list[Any]:
+        """``values`` with JSON columns wrapped for psycopg."""
+        values = self.values(row)
+        for index in self._json:
+            if values[index] is not None:
+                values[index] = Jsonb(values[index])
+        return values
 
 
 def insert_rows(
@@ -35,71 +84,49 @@ def insert_rows(
     """
     if not rows:
         return []
-    table = model.__table__
-    if not is_postgresql():
-        statement = insert(table)
-        if key is None:
-            db.session.connection().execute(statement, rows)
-            return []
-        statement = statement.returning(table.c.id, sort_by_parameter_order=True)
-        return list(db.session.connection().execute(statement, rows).scalars())
-    if len(rows) >= COPY_THRESHOLD:
-        return _copy(table, rows)
-    return _insert_values(table, rows, key)
+    batch = _Batch(model.__table__, rows)
+    if is_postgresql():
+        return _insert_postgresql(batch, key)
+    return _insert_sqlite(batch, key)
 
 
-def _insert_values(table: Table, rows: Sequence[dict[str, Any]], key: str | None) -> list[int]:
-    names = list(rows[0])
-    row_sql = "(" + ", ".join(["%s"] * len(names)) + ")"
-    columns = ", ".join(f'"{name}"' for name in names)
-    sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ' + ", ".join([row_sql] * len(rows))
-    if key is not None:
-        # RETURNING follows no promised order; the key maps each id back to its row.
-        sql += f' RETURNING "{key}", id'
-    adapted = _adapter(table, names)
-    params = [value for row in rows for value in adapted(row)]
-    cursor = _driver_connection().cursor()
-    cursor.execute(sql, params)  # noqa: S608 - names come from the table, values are bound
-    if key is None:
-        return []
-    ids = dict(cursor.fetchall())
-    return [ids[row[key]] for row in rows]
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
 
 
-def _adapter(table: Table, names: list[str]) -> Callable[[dict[str, Any]], list[Any]]:
-    """A function giving a row's values in ``names`` order, JSON wrapped for psycopg."""
-    json_names = frozenset(name for name in names if isinstance(table.c[name].type, JSON))
-
-    def adapted(row: dict[str, Any]) -> list[Any]:
-        return [
-            Jsonb(row[name]) if name in json_names and row[name] is not None else row[name]
-            for name in names
-        ]
-
-    return adapted
-
-
-def _driver_connection():
-    """The psycopg connection under the session's transaction."""
-    return db.session.connection().connection.driver_connection
-
-
-def _copy(table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
-    ids = list(
-        db.session.connection()
-        .execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
-            ),
-            {"table": table.name, "n": len(rows)},
+def _insert_postgresql(batch: _Batch, key: str | None) -> list[int]:
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    table = batch.table.name
+    if len(batch.rows) < COPY_THRESHOLD:
+        row = "(" + ", ".join(["%s"] * len(batch.names)) + ")"
+        statement = f'INSERT INTO "{table}" ({_quoted(batch.names)}) VALUES ' + ", ".join(
+            [row] * len(batch.rows)
         )
-        .scalars()
+        if key is not None:
+            # RETURNING follows no promised order; the key maps each id back to its row.
+            statement += f' RETURNING "{key}", id'
+        values = [value for row in batch.rows for value in batch.psycopg_values(row)]
+        cursor.execute(statement, values)  # noqa: S608 - names from the table, values bound
+        if key is None:
+            return []
+        ids = dict(cursor.fetchall())
+        return [ids[row[key]] for row in batch.rows]
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+        (table, len(batch.rows)),
     )
-    names = list(rows[0])
-    columns = ", ".join(f'"{name}"' for name in ["id", *names])
-    adapted = _adapter(table, names)
-    cursor = _driver_connection().cursor()
-    with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:  # noqa: S608
-        for row_id, row in zip(ids, rows, strict=True):
-            copy.write_row([row_id, *adapted(row)])
-    return ids
+    ids = [row_id for (row_id,) in cursor.fetchall()]
+    with cursor.copy(f'COPY "{table}" ({_quoted(["id", *batch.names])}) FROM STDIN') as copy:  # noqa: S608
+        for row_id, row in zip(ids, batch.rows, strict=True):
+            copy.write_row([row_id, *batch.psycopg_values(row)])
+    return ids if key is not None else []
+
+
+def _insert_sqlite(batch: _Batch, key: str | None) -> list[int]:
+    connection = db.session.connection()
+    statement = insert(batch.table)
+    if key is None:
+        connection.execute(statement, batch.dicts())
+        return []
+    statement = statement.returning(batch.table.c.id, sort_by_parameter_order=True)
+    return list(connection.execute(statement, batch.dicts()).scalars())

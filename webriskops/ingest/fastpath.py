@@ -1,202 +1,311 @@
-"""A fast acceptor for completed payloads that are entirely valid.
+"""A fast acceptor compiled from the marshmallow schemas at import.
 
 Marshmallow is the source of truth: its schemas define the rules, produce the field
 errors and feed the OpenAPI document. Walking tens of thousands of issues through it
-is, however, most of the cost of a large postback. This module checks the same rules
-with plain Python in one walk; when everything is valid it returns what the schemas
-would have loaded, and when anything is off it returns ``None`` and the caller lets
-marshmallow produce the exact errors. It may only ever be stricter than the schemas,
-never looser; ``tests/ingest/test_fastpath.py`` holds it to that with hypothesis.
+is, however, most of the cost of a large postback. ``compile_schema`` reads a schema's
+fields and validators once and builds plain closures that check the same rules in one
+walk: when everything is valid they return what the schema would have loaded, and
+when anything is off they return ``REJECTED`` and the caller lets marshmallow produce
+the exact errors.
+
+Nothing is copied by hand: lengths, ranges, enums and patterns are read from the
+schema's validators, and each field type's own rule (a storable string, an http URL, a
+storage key) calls the very function its ``_deserialize`` calls. A field type or
+validator the compiler does not know is an error at import, never a rule silently
+skipped. ``tests/ingest/test_fastpath.py`` mutates every constraint and watches both
+paths reject.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from marshmallow import Schema, fields, missing, validate
+
 from webriskops.ingest.fields import (
-    INT32_MAX,
-    INT64_MAX,
+    ArtifactPath,
+    HttpUrl,
+    Pattern,
+    ResponseHeaders,
+    StrictInteger,
+    StrictNumber,
+    Text,
     holds_secret,
     is_artifact_path,
     is_http_url,
+    refuse_secret,
 )
 
-_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,99}\Z")
-_FINGERPRINT = re.compile(r"^[A-Za-z0-9._:/+=-]{8,128}\Z")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REJECTED: Any = object()
+"""What a check returns for a value the schema would refuse (``None`` is a value)."""
 
-PAGE_KEYS = (
-    "url", "normalizedUrl", "statusCode", "pageType", "responseHeaders", "title",
-    "consoleErrorsCount", "networkErrorsCount", "loadTimeMs",
-)  # fmt: skip
-ISSUE_KEYS = (
-    "category", "type", "severity", "title", "description", "fingerprint", "confidence",
-    "evidence", "businessImpact", "suggestedRemediation", "reproductionSteps", "screenshotPath",
-)  # fmt: skip
-COUNTER_KEYS = ("pagesScanned", "issuesCount", "highCount", "mediumCount", "lowCount")
+Check = Callable[[Any], Any]
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]").search
 
 
-def _text(value: Any, low: int, high: int) -> bool:
-    return type(value) is str and low <= len(value) <= high and not _UNSTORABLE.search(value)
+class NoFastTwin(TypeError):
+    """A schema uses a field type, option or validator the compiler cannot check."""
 
 
-def _member(value: Any, allowed: frozenset[str]) -> bool:
-    return type(value) is str and value in allowed
+def compile_schema(schema: Schema) -> Check:
+    """A check of a dict against ``schema``: the loaded dict, or ``REJECTED``."""
+    if any(schema._hooks.values()):  # noqa: SLF001 - the only way to see @validates_schema
+        raise NoFastTwin(f"{type(schema).__name__} has processors or schema validators")
+    if schema.unknown != "exclude":
+        raise NoFastTwin(f"{type(schema).__name__} must exclude unknown fields")
+    plan = tuple(
+        (name, field.required, compile_field(field, f"{type(schema).__name__}.{name}"))
+        for name, field in schema.load_fields.items()
+    )
+
+    def check(value: Any) -> Any:
+        if type(value) is not dict:
+            return REJECTED
+        loaded = {}
+        for name, required, check_field in plan:
+            if name in value:
+                item = check_field(value[name])
+                if item is REJECTED:
+                    return REJECTED
+                loaded[name] = item
+            elif required:
+                return REJECTED
+        return loaded
+
+    return check
 
 
-def _count(value: Any) -> bool:
-    return type(value) is int and 0 <= value <= INT32_MAX
+def compile_field(field: fields.Field, where: str) -> Check:
+    """A check of one value against ``field`` and its validators."""
+    if field.data_key not in (None, field.name) or field.attribute not in (None, field.name):
+        raise NoFastTwin(f"{where}: data_key and attribute are not supported")
+    if field.allow_none or field.load_default is not missing:
+        raise NoFastTwin(f"{where}: null values and load defaults are not supported")
+    compiler = _COMPILERS.get(type(field))
+    if compiler is None:
+        raise NoFastTwin(f"{where}: no fast twin for field type {type(field).__name__}")
+    return compiler(field, _Constraints.of(field.validators, where), where)
 
 
-def _url(value: Any) -> bool:
-    return _text(value, 0, 2048) and is_http_url(value)
+class _Constraints:
+    """The validators of a field, folded into bounds, a choice set and a pattern."""
+
+    def __init__(self) -> None:
+        self.low: float | None = None
+        self.high: float | None = None
+        self.low_inclusive = self.high_inclusive = True
+        self.min_length = 0
+        self.max_length: int | None = None
+        self.choices: frozenset | None = None
+        self.match: Callable[[str], Any] | None = None
+        self.kinds: set[str] = set()  # "range", "length", "choices", "pattern": each once
+
+    @classmethod
+    def of(cls, validators: list, where: str) -> _Constraints:
+        folded = cls()
+        for validator in validators:
+            folded._add(validator, where)
+        return folded
+
+    def _add(self, validator: Any, where: str) -> None:
+        if validator is refuse_secret:
+            # Not checked value by value: ``holds_stored_secret`` scans every field stored
+            # as sent in one pass once the walk has loaded them.
+            self.kinds.add("secret")
+            return
+        kind = type(validator)
+        name = _KINDS.get(kind)
+        if name is None or name in self.kinds:
+            raise NoFastTwin(f"{where}: no fast twin for validator {validator!r}")
+        self.kinds.add(name)
+        if kind is validate.Range:
+            self.low, self.high = validator.min, validator.max
+            self.low_inclusive, self.high_inclusive = (
+                validator.min_inclusive,
+                validator.max_inclusive,
+            )
+        elif kind is validate.Length:
+            if validator.equal is not None:
+                self.min_length = self.max_length = validator.equal
+            else:
+                self.min_length = validator.min or 0
+                self.max_length = validator.max
+        elif kind is validate.OneOf:
+            self.choices = frozenset(validator.choices)
+        elif kind is Pattern:
+            self.match = validator.regex.fullmatch
+        else:
+            self.match = validator.regex.match  # what marshmallow's Regexp calls
+
+    def allow(self, *kinds: str, where: str) -> None:
+        """Refuse validators this field type does not take (a Range on a string)."""
+        if self.kinds - set(kinds):
+            raise NoFastTwin(f"{where}: {sorted(self.kinds - set(kinds))} on this field type")
+
+    def in_range(self, where: str) -> Callable[[Any], bool]:
+        """A test of a number against the folded Range."""
+        self.allow("range", where=where)
+        low = float("-inf") if self.low is None else self.low
+        high = float("inf") if self.high is None else self.high
+        if self.low_inclusive and self.high_inclusive:
+            return lambda value: low <= value <= high
+        above = (lambda v: v >= low) if self.low_inclusive else (lambda v: v > low)
+        below = (lambda v: v <= high) if self.high_inclusive else (lambda v: v < high)
+        return lambda value: above(value) and below(value)
 
 
-def _artifact(value: Any, prefix: str) -> bool:
-    return _text(value, 0, 512) and value.startswith(prefix) and is_artifact_path(value)
+def _storable(value: str) -> bool:
+    # The same rule as fields.is_storable; str.isascii() is O(1), and an ASCII string
+    # needs only the (memchr-fast) NUL test, not the regex.
+    return "\x00" not in value if value.isascii() else _UNSTORABLE(value) is None
 
 
-def _page(page: Any, page_types: frozenset[str]) -> dict | None:
-    if type(page) is not dict:
-        return None
-    if not (
-        _url(page.get("url"))
-        and _url(page.get("normalizedUrl"))
-        and type(status := page.get("statusCode")) is int
-        and 100 <= status <= 599
-        and _member(page.get("pageType"), page_types)
-    ):
-        return None
-    headers = page.get("responseHeaders")
-    if type(headers) is not dict or len(headers) > 200:
-        return None
-    for name, value in headers.items():
-        if not (_text(name, 1, 256) and _text(value, 0, 8192)):
-            return None
-    if "title" in page and not _text(page["title"], 0, 500):
-        return None
-    for name in ("consoleErrorsCount", "networkErrorsCount", "loadTimeMs"):
-        if name in page and not _count(page[name]):
-            return None
-    return {name: page[name] for name in PAGE_KEYS if name in page}
+def _text(field: Text, rules: _Constraints, where: str) -> Check:
+    rules.allow("length", "choices", "pattern", "secret", where=where)
+    # The field type's own rule beyond "a storable string", from the same function.
+    extra = {Text: None, HttpUrl: is_http_url, ArtifactPath: is_artifact_path}[type(field)]
+    low = rules.min_length
+    high = rules.max_length if rules.max_length is not None else float("inf")
+    match = rules.match
+
+    def valid(value: str) -> bool:
+        return (
+            low <= len(value) <= high
+            and _storable(value)
+            and (match is None or match(value) is not None)
+            and (extra is None or extra(value))
+        )
+
+    # Specialised closures: this runs for every field of every issue.
+    if rules.choices is not None:
+        # Each choice is checked against the other rules once, here; a value then
+        # needs only the set lookup.
+        choices = frozenset(c for c in rules.choices if type(c) is str and valid(c))
+        return lambda value: value if type(value) is str and value in choices else REJECTED
+    if extra is None and match is None:
+
+        def check(value: Any) -> Any:
+            if type(value) is str and low <= len(value) <= high and _storable(value):
+                return value
+            return REJECTED
+
+        return check
+    return lambda value: value if type(value) is str and valid(value) else REJECTED
 
 
-def _issue(issue: Any, prefix: str, sets: dict[str, frozenset[str]]) -> dict | None:
-    if type(issue) is not dict:
-        return None
-    get = issue.get
-    if not (
-        _member(get("category"), sets["categories"])
-        and type(kind := get("type")) is str
-        and _TYPE.match(kind)
-        and _member(get("severity"), sets["severities"])
-        and _text(get("title"), 1, 300)
-        and _text(get("description"), 0, 10000)
-        and type(fingerprint := get("fingerprint")) is str
-        and _FINGERPRINT.match(fingerprint)
-        and type(confidence := get("confidence")) is int
-        and 0 <= confidence <= 100
-        and _text(get("evidence"), 0, 20000)
-    ):
-        return None
-    for name in ("businessImpact", "suggestedRemediation"):
-        if name in issue and not _text(issue[name], 0, 10000):
-            return None
-    if "reproductionSteps" in issue:
-        steps = issue["reproductionSteps"]
-        if type(steps) is not list or len(steps) > 50:
-            return None
-        if not all(_text(step, 0, 2000) for step in steps):
-            return None
-    if "screenshotPath" in issue and not _artifact(issue["screenshotPath"], prefix):
-        return None
-    return {name: issue[name] for name in ISSUE_KEYS if name in issue}
+def _integer(field: StrictInteger, rules: _Constraints, where: str) -> Check:
+    in_range = rules.in_range(where)
+
+    def check(value: Any) -> Any:
+        return value if type(value) is int and in_range(value) else REJECTED
+
+    return check
 
 
-def _entry(entry: Any, prefix: str, sets: dict[str, frozenset[str]]) -> dict | None:
-    if type(entry) is not dict:
-        return None
-    page = _page(entry.get("page"), sets["page_types"])
-    artifacts = entry.get("artifacts")
-    issues = entry.get("issues")
-    if page is None or type(artifacts) is not dict or type(issues) is not list:
-        return None
-    if not _artifact(artifacts.get("screenshotPath"), prefix):
-        return None
-    loaded_artifacts = {"screenshotPath": artifacts["screenshotPath"]}
-    if "htmlSnapshotPath" in artifacts:
-        if not _artifact(artifacts["htmlSnapshotPath"], prefix):
-            return None
-        loaded_artifacts["htmlSnapshotPath"] = artifacts["htmlSnapshotPath"]
-    loaded_issues = []
-    for issue in issues:
-        loaded = _issue(issue, prefix, sets)
-        if loaded is None:
-            return None
-        loaded_issues.append(loaded)
-    return {"page": page, "artifacts": loaded_artifacts, "issues": loaded_issues}
+def _number(field: StrictNumber, rules: _Constraints, where: str) -> Check:
+    in_range = rules.in_range(where)
+
+    def check(value: Any) -> Any:
+        kind = type(value)
+        return float(value) if (kind is int or kind is float) and in_range(value) else REJECTED
+
+    return check
 
 
-def _counters(counters: Any) -> dict | None:
-    if type(counters) is not dict:
-        return None
-    for name in COUNTER_KEYS:
-        if name in counters and not _count(counters[name]):
-            return None
-    if "riskScore" in counters:
-        score = counters["riskScore"]
-        if type(score) not in (int, float) or not 0 <= score <= 100:
-            return None
-    loaded = {name: counters[name] for name in COUNTER_KEYS if name in counters}
-    if "riskScore" in counters:
-        loaded["riskScore"] = float(counters["riskScore"])
-    return loaded
+def _headers(field: ResponseHeaders, rules: _Constraints, where: str) -> Check:
+    if field.validators:
+        raise NoFastTwin(f"{where}: validators on response headers")
+    entries, name_length, value_length = (
+        field.max_entries,
+        field.max_name_length,
+        field.max_value_length,
+    )
+
+    def check(value: Any) -> Any:
+        if type(value) is not dict or len(value) > entries:
+            return REJECTED
+        for name, text in value.items():
+            if not (
+                1 <= len(name) <= name_length
+                and type(text) is str
+                and len(text) <= value_length
+                and _storable(name)
+                and _storable(text)
+            ):
+                return REJECTED
+        return value
+
+    return check
 
 
-def _stored_as_sent(result: dict) -> str:
-    """The values of fields stored as sent (issue type and fingerprint, artifact keys,
-    header names), one per line, so a single redaction scan covers them all."""
-    entries = result.get("pages", [result])
-    values: list[str] = []
-    for entry in entries:
-        values.extend(entry["page"]["responseHeaders"])
-        values.extend(entry["artifacts"].values())
+def _list(field: fields.List, rules: _Constraints, where: str) -> Check:
+    rules.allow("length", where=where)
+    inner = compile_field(field.inner, f"{where}[]")
+    low = rules.min_length
+    high = rules.max_length if rules.max_length is not None else float("inf")
+
+    def check(value: Any) -> Any:
+        if type(value) is not list or not low <= len(value) <= high:
+            return REJECTED
+        loaded = []
+        for item in value:
+            item = inner(item)
+            if item is REJECTED:
+                return REJECTED
+            loaded.append(item)
+        return loaded
+
+    return check
+
+
+def _stored_as_sent(result: dict) -> Iterator[str]:
+    """The values of fields stored as sent: issue type and fingerprint, artifact keys,
+    response header names and ``error.code``."""
+    if result["status"] == "failed":
+        yield result["error"]["code"]
+        return
+    for entry in result.get("pages", [result]):
+        yield from entry["page"]["responseHeaders"]
+        yield from entry["artifacts"].values()
         for issue in entry["issues"]:
-            values.append(issue["type"])
-            values.append(issue["fingerprint"])
+            yield issue["type"]
+            yield issue["fingerprint"]
             if "screenshotPath" in issue:
-                values.append(issue["screenshotPath"])
-    return "\n".join(values)
+                yield issue["screenshotPath"]
 
 
-def load_completed(data: dict, sets: dict[str, frozenset[str]]) -> dict | None:
-    """What the completed schema would load from ``data``, or None to let it decide."""
-    run_id = data.get("scanRunId")
-    if type(run_id) is not int or not 1 <= run_id <= INT64_MAX:
-        return None
-    prefix = f"scan-runs/{run_id}/"
-    result: dict[str, Any] = {"scanRunId": run_id, "status": "completed"}
-    if "counters" in data:
-        counters = _counters(data["counters"])
-        if counters is None:
-            return None
-        result["counters"] = counters
-    if "pages" in data:
-        pages = data["pages"]
-        if type(pages) is not list or any(k in data for k in ("page", "artifacts", "issues")):
-            return None
-        loaded_pages = []
-        for entry in pages:
-            loaded = _entry(entry, prefix, sets)
-            if loaded is None:
-                return None
-            loaded_pages.append(loaded)
-        result["pages"] = loaded_pages
-    else:
-        entry = _entry(data, prefix, sets)
-        if entry is None:
-            return None
-        result.update(entry)
-    # A secret in a field stored as sent is refused: the schemas say which field.
-    return None if holds_secret(_stored_as_sent(result)) else result
+def holds_stored_secret(result: dict) -> bool:
+    """Whether a loaded payload carries a secret in a field stored as sent.
+
+    The schemas refuse it field by field (``refuse_secret``); here one redaction scan
+    over all those values, one per line, keeps a clean payload's cost flat.
+    """
+    return holds_secret("\n".join(_stored_as_sent(result)))
+
+
+def _nested(field: fields.Nested, rules: _Constraints, where: str) -> Check:
+    if field.validators or field.many or field.only or field.exclude or field.unknown:
+        raise NoFastTwin(f"{where}: only a plain Nested schema")
+    return compile_schema(field.schema)
+
+
+_KINDS = {
+    validate.Range: "range",
+    validate.Length: "length",
+    validate.OneOf: "choices",
+    Pattern: "pattern",
+    validate.Regexp: "pattern",
+}
+_COMPILERS: dict[type, Callable[[Any, _Constraints, str], Check]] = {
+    Text: _text,
+    HttpUrl: _text,
+    ArtifactPath: _text,
+    StrictInteger: _integer,
+    StrictNumber: _number,
+    ResponseHeaders: _headers,
+    fields.List: _list,
+    fields.Nested: _nested,
+}

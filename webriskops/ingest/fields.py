@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 from webriskops.redaction import holds_token, redact
 
@@ -21,13 +21,22 @@ from webriskops.redaction import holds_token, redact
 # redaction rule matches is refused rather than stored or altered.
 SECRET_MESSAGE = "Must not contain a secret: this field is stored as sent."  # noqa: S105
 
-INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
-
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _ARTIFACT_CHARS = re.compile(r"^[A-Za-z0-9._/-]+$")
 _INLINE_HINT = re.compile(r"^\s*(?:data:|<|[a-z][a-z0-9+.-]*://)|base64,", re.I)
 _LOOKS_BASE64 = re.compile(r"^[A-Za-z0-9+/]{200,}={0,2}$")
+_LENGTH = "Must be {min}-{max} characters."
+# The same rules as JSON Schema (ECMA-262 regexes) for the OpenAPI document.
+_NO_NUL = "^[^\\u0000]*$"
+_PORT = "0*(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_NOT_SPACE = "[^\\s\\u0000-\\u001f"
+HTTP_URL_PATTERN = (
+    f"^[Hh][Tt][Tt][Pp][Ss]?://(?:{_NOT_SPACE}/?#]*@)?"
+    f"(?:{_NOT_SPACE}/?#@:\\[\\]]+|\\[[0-9A-Fa-f:.]+\\])"
+    f"(?::(?:{_PORT})?)?(?:[/?#]{_NOT_SPACE}]*)?$"
+)
+_SEGMENT = "(?!\\.\\.(?:/|$))[A-Za-z0-9._-]+"
+ARTIFACT_PATH_PATTERN = f"^scan-runs/[1-9][0-9]*/{_SEGMENT}(?:/{_SEGMENT})*$"
 ARTIFACT_MESSAGE = (
     "Artifacts must be storage paths (for example scan-runs/<scanRunId>/shot.png), "
     "not URLs, data: URIs, base64 bytes or inline HTML."
@@ -74,22 +83,34 @@ class Text(fields.String):
             raise self.make_error("unstorable")
         return value
 
+    def json_schema(self) -> dict[str, Any]:
+        """What this field enforces beyond its validators, in JSON Schema."""
+        if any(isinstance(rule, validate.Regexp | validate.OneOf) for rule in self.validators):
+            return {}  # the pattern or the choices already leave NUL out
+        return {"pattern": _NO_NUL}
+
 
 class HttpUrl(Text):
-    """An absolute ``http`` or ``https`` URL of at most 2048 characters."""
+    """An absolute ``http`` or ``https`` URL of at most ``MAX_LENGTH`` characters."""
 
-    default_error_messages = {
-        "url": "Must be an absolute http or https URL.",
-        "length": "Must be at most 2048 characters.",
-    }
+    MAX_LENGTH = 2048
+    default_error_messages = {"url": "Must be an absolute http or https URL."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # A validator rather than a check in _deserialize, so that the fast path and the
+        # OpenAPI document read the limit from the same place as the schema.
+        self.validators.insert(0, validate.Length(min=1, max=self.MAX_LENGTH, error=_LENGTH))
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any):
         value = super()._deserialize(value, attr, data, **kwargs)
-        if len(value) > 2048:
-            raise self.make_error("length")
         if not is_http_url(value):
             raise self.make_error("url")
         return value
+
+    def json_schema(self) -> dict[str, Any]:
+        """What ``is_http_url`` accepts, as far as a regex can say it."""
+        return {"format": "uri", "pattern": HTTP_URL_PATTERN}
 
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
@@ -130,7 +151,7 @@ def refuse_secret(value: str) -> None:
 
 
 def is_artifact_path(value: str) -> bool:
-    """True for a well-formed storage key (the run prefix is checked elsewhere)."""
+    """True for a well-formed storage key of any length (the run prefix is checked elsewhere)."""
     return not looks_inline(value) and artifact_path_problem(value) is None
 
 
@@ -147,7 +168,12 @@ class ArtifactPath(Text):
     checks it once ``scanRunId`` is known.
     """
 
+    MAX_LENGTH = 512
     default_error_messages = {"inline": ARTIFACT_MESSAGE}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.insert(0, validate.Length(min=1, max=self.MAX_LENGTH, error=_LENGTH))
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any):
         value = super()._deserialize(value, attr, data, **kwargs)
@@ -159,11 +185,16 @@ class ArtifactPath(Text):
         refuse_secret(value)
         return value
 
+    def json_schema(self) -> dict[str, Any]:
+        """The storage-key rules and the run prefix together, as one pattern."""
+        return {
+            "pattern": ARTIFACT_PATH_PATTERN,
+            "description": "A storage key under the run's own prefix `scan-runs/<scanRunId>/`.",
+        }
+
 
 def artifact_path_problem(value: str) -> str | None:
     """Why ``value`` is not a well-formed storage key, or None."""
-    if len(value) > 512:
-        return "Must be at most 512 characters."
     if not _ARTIFACT_CHARS.match(value):
         return "May contain only A-Z a-z 0-9 . _ - / characters. " + ARTIFACT_MESSAGE
     if value.startswith("/"):
@@ -184,9 +215,18 @@ class ResponseHeaders(fields.Field):
         "too_many": "Must have at most {max} entries.",
     }
 
-    def __init__(self, *, max_entries: int = 200, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        max_entries: int = 200,
+        max_name_length: int = 256,
+        max_value_length: int = 8192,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.max_entries = max_entries
+        self.max_name_length = max_name_length
+        self.max_value_length = max_value_length
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any):
         if not isinstance(value, dict):
@@ -194,13 +234,16 @@ class ResponseHeaders(fields.Field):
         if len(value) > self.max_entries:
             raise self.make_error("too_many", max=self.max_entries)
         errors: dict[str, list[str]] = {}
+        longest_name, longest_value = self.max_name_length, self.max_value_length
         for name, header_value in value.items():
-            if not 1 <= len(name) <= 256 or _UNSTORABLE.search(name):
-                errors[name[:256] or "(empty)"] = ["Header names must be 1-256 characters."]
+            if not 1 <= len(name) <= longest_name or _UNSTORABLE.search(name):
+                errors[name[:longest_name] or "(empty)"] = [
+                    f"Header names must be 1-{longest_name} characters."
+                ]
             elif not isinstance(header_value, str):
                 errors[name] = ["Header values must be strings."]
-            elif len(header_value) > 8192:
-                errors[name] = ["Header values must be at most 8192 characters."]
+            elif len(header_value) > longest_value:
+                errors[name] = [f"Header values must be at most {longest_value} characters."]
             elif _UNSTORABLE.search(header_value):
                 errors[name] = ["Must not contain NUL characters or unpaired surrogates."]
             elif holds_secret(name):
@@ -208,4 +251,36 @@ class ResponseHeaders(fields.Field):
                 errors[redact(name)] = [SECRET_MESSAGE]
         if errors:
             raise ValidationError(errors)
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        """The object of headers with its limits."""
+        return {
+            "type": "object",
+            "maxProperties": self.max_entries,
+            "propertyNames": {"minLength": 1, "maxLength": self.max_name_length},
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": self.max_value_length,
+                "pattern": _NO_NUL,
+            },
+        }
+
+
+class Pattern(validate.Regexp):
+    """A regular expression the whole value must match, written in the ECMA-262 subset.
+
+    OpenAPI patterns are ECMA-262 regexes, so ``pattern`` is written as ``^…$`` in the
+    syntax both dialects share (no ``\\Z``, no inline flags); ``fullmatch`` keeps
+    Python's ``$`` from also matching before a final newline.
+    """
+
+    def __init__(self, pattern: str, *, error: str | None = None) -> None:
+        if not (pattern.startswith("^") and pattern.endswith("$")) or "\\Z" in pattern:
+            raise ValueError(f"write {pattern!r} as ^…$ in the ECMA-262 subset")
+        super().__init__(pattern, error=error)
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
         return value

@@ -7,35 +7,35 @@ are dotted, indexed paths such as ``pages.2.artifacts.screenshotPath``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from webriskops import openapi
 from webriskops.errors import ApiError, validation_error
 from webriskops.ingest import fastpath
 from webriskops.ingest.fields import (
-    INT32_MAX,
-    INT64_MAX,
     ArtifactPath,
     HttpUrl,
+    Pattern,
     ResponseHeaders,
     StrictInteger,
     StrictNumber,
     Text,
     refuse_secret,
 )
+from webriskops.vocabulary import (
+    CATEGORIES,
+    INT32_MAX,
+    INT64_MAX,
+    PAGE_TYPES,
+    RESULT_STATUSES,
+    SEVERITIES,
+)
 
-PAGE_TYPES = (
-    "home", "landing", "login", "signup", "password_reset", "account", "checkout", "cart",
-    "product", "category", "search", "pricing", "contact", "content", "legal", "error", "other",
-)  # fmt: skip
-CATEGORIES = (
-    "security", "privacy", "compliance", "accessibility", "performance", "seo", "reliability",
-    "content",
-)  # fmt: skip
-SEVERITIES = ("high", "medium", "low", "info")
-STATUSES = ("completed", "failed")
+STATUSES = RESULT_STATUSES
 
 
 def _count(**kwargs: Any) -> StrictInteger:
@@ -77,8 +77,8 @@ class IssueSchema(BaseSchema):
     type = Text(
         required=True,
         validate=[
-            validate.Regexp(
-                r"^[a-z0-9][a-z0-9_.:-]{0,99}\Z", error="Must be a slug: a-z 0-9 _ . : - (1-100)."
+            Pattern(
+                r"^[a-z0-9][a-z0-9_.:-]{0,99}$", error="Must be a slug: a-z 0-9 _ . : - (1-100)."
             ),
             refuse_secret,
         ],
@@ -89,8 +89,8 @@ class IssueSchema(BaseSchema):
     fingerprint = Text(
         required=True,
         validate=[
-            validate.Regexp(
-                r"^[A-Za-z0-9._:/+=-]{8,128}\Z",
+            Pattern(
+                r"^[A-Za-z0-9._:/+=-]{8,128}$",
                 error="Must be 8-128 characters of A-Z a-z 0-9 . _ : / + = -.",
             ),
             refuse_secret,
@@ -135,6 +135,21 @@ class CommonSchema(BaseSchema):
 class CompletedResultSchema(CommonSchema):
     """A completed scan: either the single-page shape or ``pages[]``."""
 
+    # For the OpenAPI document: single-page or multi-page, never both, never neither
+    # (what _shape_errors says).
+    OPENAPI: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "required": ["pages"],
+                "not": {
+                    "anyOf": [{"required": [name]} for name in ("page", "artifacts", "issues")]
+                },
+            },
+            {"required": ["page", "artifacts", "issues"], "not": {"required": ["pages"]}},
+        ]
+    }
+
+    status = Text(required=True, validate=validate.OneOf(["completed"]))
     page = fields.Nested(PageSchema)
     artifacts = fields.Nested(ArtifactsSchema)
     issues = fields.List(fields.Nested(IssueSchema))
@@ -148,8 +163,8 @@ class ErrorSchema(BaseSchema):
     code = Text(
         required=True,
         validate=[
-            validate.Regexp(
-                r"^[A-Z][A-Z0-9_]{1,63}\Z",
+            Pattern(
+                r"^[A-Z][A-Z0-9_]{1,63}$",
                 error="Must be 2-64 characters of A-Z 0-9 _ starting with a letter.",
             ),
             refuse_secret,
@@ -163,6 +178,7 @@ class ErrorSchema(BaseSchema):
 class FailedResultSchema(CommonSchema):
     """A failed scan; page data is ignored."""
 
+    status = Text(required=True, validate=validate.OneOf(["failed"]))
     error = fields.Nested(ErrorSchema, required=True)
 
 
@@ -258,14 +274,17 @@ def _artifact_prefix_errors(result: dict) -> dict[str, list[str]]:
     return errors
 
 
-_SETS = {
-    "page_types": frozenset(PAGE_TYPES),
-    "categories": frozenset(CATEGORIES),
-    "severities": frozenset(SEVERITIES),
-}
 _common = CommonSchema()
 _completed = CompletedResultSchema()
 _failed = FailedResultSchema()
+# By status: the schema that gives the errors and the acceptor compiled from it.
+SCHEMAS: dict[str, Schema] = {"completed": _completed, "failed": _failed}
+_FAST = {status: fastpath.compile_schema(schema) for status, schema in SCHEMAS.items()}
+
+
+def cross_field_errors(result: dict) -> dict[str, list[str]]:
+    """Rules over several fields of a loaded payload, for both paths alike."""
+    return _artifact_prefix_errors(result) if result["status"] == "completed" else {}
 
 
 def load_result(data: Any, limits: Limits) -> dict:
@@ -273,28 +292,123 @@ def load_result(data: Any, limits: Limits) -> dict:
     if not isinstance(data, dict):
         raise ApiError(400, "MALFORMED_JSON", "The body must be a JSON object.")
     status = data.get("status")
+    if type(status) is not str:
+        status = None  # the common schema says why; a list or dict is not a dict key
+    errors: dict[str, list[str]] = {}
     if status == "completed":
-        schema: Schema = _completed
         too_many = _count_errors(data, limits)
         if too_many:
             raise validation_error(too_many, "The payload is over a size limit.")
-    elif status == "failed":
-        schema = _failed
-    else:
-        schema = _common
-    if status == "completed":
-        fast = fastpath.load_completed(data, _SETS)
-        if fast is not None:
-            return fast
-    errors = _shape_errors(data) if status == "completed" else {}
-    try:
-        result = schema.load(data)
-    except ValidationError as error:
-        errors = {**flatten_errors(error.messages), **errors}
+        errors = _shape_errors(data)
+    result = _FAST[status](data) if status in _FAST and not errors else fastpath.REJECTED
+    if result is not fastpath.REJECTED and fastpath.holds_stored_secret(result):
+        result = fastpath.REJECTED  # marshmallow names the field that carries it
+    if result is fastpath.REJECTED:
+        # Something is off: marshmallow says what, field by field.
+        try:
+            result = SCHEMAS.get(status, _common).load(data)
+        except ValidationError as error:
+            errors = {**flatten_errors(error.messages), **errors}
+        if errors:
+            raise validation_error(errors)
+    errors = cross_field_errors(result)
     if errors:
         raise validation_error(errors)
-    if status == "completed":
-        prefix_errors = _artifact_prefix_errors(result)
-        if prefix_errors:
-            raise validation_error(prefix_errors)
     return result
+
+
+# --- The answers, and the operation as the OpenAPI document shows it ----------------------
+
+
+class CountersOutSchema(Schema):
+    """Counters as stored (unset ones are null)."""
+
+    pagesScanned = fields.Integer(allow_none=True)
+    issuesCount = fields.Integer(allow_none=True)
+    highCount = fields.Integer(allow_none=True)
+    mediumCount = fields.Integer(allow_none=True)
+    lowCount = fields.Integer(allow_none=True)
+    riskScore = fields.Float(allow_none=True)
+
+
+class LinksSchema(Schema):
+    """Where to read the run and its report."""
+
+    scanRun = fields.String(required=True)
+    report = fields.String(required=True)
+
+
+class AcceptedSchema(Schema):
+    """The 202 answer of a postback."""
+
+    scanRunId = fields.Integer(required=True)
+    status = fields.String(required=True)
+    duplicate = fields.Boolean(required=True)
+    pagesStored = fields.Integer(required=True)
+    issuesStored = fields.Integer(required=True)
+    counters = fields.Nested(CountersOutSchema, required=True)
+    links = fields.Nested(LinksSchema, required=True)
+
+
+def _document_limits(document: dict[str, Any], config: Mapping[str, Any]) -> None:
+    """The configured list limits (``_count_errors``) as ``maxItems``."""
+    schemas = document["components"]["schemas"]
+    per_page = {"maxItems": config["MAX_ISSUES_PER_PAGE"]}
+    schemas["CompletedResult"]["properties"]["pages"]["maxItems"] = config["MAX_PAGES"]
+    schemas["CompletedResult"]["properties"]["issues"].update(per_page)
+    schemas["PageResult"]["properties"]["issues"].update(per_page)
+    schemas["CompletedResult"]["description"] = (
+        "A completed scan: single-page (page, artifacts, issues) or multi-page (pages)."
+        f" At most {config['MAX_ISSUES_PER_PAYLOAD']} issues in all; at most"
+        f" {config['MAX_BODY_BYTES']} bytes of JSON (after gzip)."
+    )
+
+
+# Printable ASCII, bare (as documented) or quoted; the server also strips spaces around it.
+IDEMPOTENCY_KEY_PATTERN = '^(?!""$)[!-~](?:[ -~]{0,253}[!-~])?$'
+
+RESULTS = openapi.operation(
+    "scanner.results.store",
+    "post",
+    "Post a completed or failed scan result",
+    security="scannerSecret",
+    body=openapi.Discriminated(
+        "status", {"completed": CompletedResultSchema, "failed": FailedResultSchema}
+    ),
+    parameters=(
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "description": "One key per postback, reused on each retry of it.",
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "pattern": IDEMPOTENCY_KEY_PATTERN,
+            },
+        },
+        {
+            "in": "header",
+            "name": "Content-Encoding",
+            "description": "`gzip` when the body is gzip-compressed; left out otherwise.",
+            "schema": {"type": "string", "enum": ["gzip", "identity"]},
+        },
+    ),
+    answers={
+        202: openapi.Answer(
+            "Accepted (or a duplicate of an accepted result)",
+            AcceptedSchema,
+            ("RateLimit-Policy", "RateLimit", "Idempotent-Replayed"),
+        ),
+        400: "MALFORMED_JSON: not JSON, not an object, or broken gzip",
+        401: openapi.Answer("UNAUTHORIZED: secret missing or wrong", None, ("RateLimit-Policy",)),
+        409: openapi.Answer(
+            "IDEMPOTENCY_CONFLICT: the same key is in flight", None, ("Retry-After",)
+        ),
+        413: "PAYLOAD_TOO_LARGE: over the body limit (after gzip)",
+        415: "UNSUPPORTED_MEDIA_TYPE: not application/json, or an unknown Content-Encoding",
+        422: "VALIDATION_FAILED, SCAN_RUN_NOT_FOUND or IDEMPOTENCY_KEY_REUSED",
+        429: openapi.Answer("RATE_LIMITED", None, ("Retry-After", "RateLimit-Policy", "RateLimit")),
+    },
+    configure=_document_limits,
+)

@@ -36,10 +36,9 @@ from webriskops.models.base import utcnow
 from webriskops.models.scans import COUNTER_COLUMNS, TERMINAL_STATUSES, api_counters
 from webriskops.redaction import Redactor
 from webriskops.scans.services import failure_changes
+from webriskops.vocabulary import SEVERITIES, Severity, risk_score
 
 log = logging.getLogger(__name__)
-
-SEVERITY_WEIGHTS = {"high": 10, "medium": 4, "low": 1}
 
 
 @dataclass(frozen=True)
@@ -264,25 +263,20 @@ def _add_artifact(
 
 def _counters(sent: dict, pages: int, issues: dict[str, dict]) -> dict[str, int | float]:
     """Counters as sent, each missing one derived from what was stored."""
-    by_severity = {"high": 0, "medium": 0, "low": 0, "info": 0}
+    by_severity = dict.fromkeys(SEVERITIES, 0)
     for issue in issues.values():
         by_severity[issue["severity"]] += 1
     derived: dict[str, int | float] = {
         "pagesScanned": pages,
         "issuesCount": len(issues),
-        "highCount": by_severity["high"],
-        "mediumCount": by_severity["medium"],
-        "lowCount": by_severity["low"],
+        "highCount": by_severity[Severity.HIGH],
+        "mediumCount": by_severity[Severity.MEDIUM],
+        "lowCount": by_severity[Severity.LOW],
     }
     derived["riskScore"] = risk_score(
-        by_severity["high"], by_severity["medium"], by_severity["low"]
+        by_severity[Severity.HIGH], by_severity[Severity.MEDIUM], by_severity[Severity.LOW]
     )
     return {name: sent.get(name, derived[name]) for name in COUNTER_COLUMNS.values()}
-
-
-def risk_score(high: int, medium: int, low: int) -> int:
-    """``min(100, 10·high + 4·medium + 1·low)``."""
-    return min(100, SEVERITY_WEIGHTS["high"] * high + SEVERITY_WEIGHTS["medium"] * medium + low)
 
 
 def _response(

@@ -16,11 +16,10 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from webriskops.vocabulary import FAILURE_TTL, JOB_TIMEOUT, RESULT_TTL
+
 QUEUE_NAME = "webriskops"
 RUNNER = "webriskops.jobs.runner.run_outbox_job"
-JOB_TIMEOUT = 300
-RESULT_TTL = 3600
-FAILURE_TTL = 7 * 24 * 3600
 # An RQ job in one of these states will still run (or is running) by itself.
 WAITING = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
 

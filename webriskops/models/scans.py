@@ -25,7 +25,6 @@ TERMINAL_STATUSES = frozenset({"completed", "failed"})
 RUN_STATUSES = ("queued", "running", "completed", "failed")
 CREDIT_STATES = ("reserved", "consumed", "restored")
 REPORT_STATUSES = ("pending", "ready", "failed")
-SEVERITIES = ("high", "medium", "low", "info")
 
 
 class ScanRun(db.Model):

@@ -10,7 +10,7 @@ from webriskops.auth.tokens import require_api_user
 from webriskops.errors import ApiError, validation_error
 from webriskops.extensions import csrf
 from webriskops.models import InsufficientCredits
-from webriskops.reports import bp
+from webriskops.reports import bp, schemas  # noqa: F401 - schemas declare the OpenAPI operations
 from webriskops.reports.services import (
     list_scan_runs,
     scan_run_detail,
@@ -19,8 +19,8 @@ from webriskops.reports.services import (
     visible_scan_run,
 )
 from webriskops.scans.services import create_scan_run
+from webriskops.vocabulary import MAX_PAGE_NUMBER, MAX_PER_PAGE
 
-MAX_PER_PAGE = 100
 # ASCII digits only: str.isdigit() also accepts "²" and int() then fails with a 500.
 _DIGITS = re.compile(r"[0-9]{1,10}")
 
@@ -32,7 +32,7 @@ def _not_found(what: str) -> ApiError:
 def _page_args() -> tuple[int, int]:
     errors: dict[str, list[str]] = {}
     values = {}
-    for name, default, ceiling in (("page", 1, 10**9), ("perPage", 20, MAX_PER_PAGE)):
+    for name, default, ceiling in (("page", 1, MAX_PAGE_NUMBER), ("perPage", 20, MAX_PER_PAGE)):
         raw = request.args.get(name, str(default))
         if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= ceiling:
             errors[name] = [f"Must be an integer from 1 to {ceiling}."]

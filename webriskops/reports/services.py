@@ -25,8 +25,9 @@ from webriskops.models import (
 )
 from webriskops.models.base import isoformat
 from webriskops.scans.services import dispatch_json
+from webriskops.vocabulary import INT64_MAX, Severity
 
-MAX_ID = 2**63 - 1
+MAX_ID = INT64_MAX
 
 
 def _valid_id(ident: int) -> bool:
@@ -132,7 +133,7 @@ def run_issues(
 ) -> tuple[list[tuple[Issue, list[str]]], int]:
     """One page of a run's issues, most severe first, each with the URLs it was seen on."""
     severity_rank = case(
-        {"high": 0, "medium": 1, "low": 2, "info": 3}, value=Issue.severity, else_=4
+        {severity.value: severity.rank for severity in Severity}, value=Issue.severity, else_=4
     )
     total = db.session.scalar(
         select(func.count()).select_from(Issue).where(Issue.scan_run_id == run.id)

@@ -16,18 +16,7 @@ from sqlalchemy import select
 
 from webriskops.extensions import db
 from webriskops.models import Issue, ScanRun
-from webriskops.models.scans import SEVERITIES
-
-CATEGORIES = (
-    "security",
-    "privacy",
-    "compliance",
-    "accessibility",
-    "performance",
-    "seo",
-    "reliability",
-    "content",
-)
+from webriskops.vocabulary import SEVERITIES
 
 
 def previous_completed_run(run: ScanRun) -> ScanRun | None:

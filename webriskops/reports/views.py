@@ -42,9 +42,9 @@ from webriskops.reports.services import (
     visible_projects,
     visible_scan_run,
 )
-from webriskops.reports.summary import CATEGORIES
 from webriskops.scans.services import create_scan_run, deadline_at
 from webriskops.storage import storage
+from webriskops.vocabulary import CATEGORIES, SEVERITIES
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ IMAGE_TYPES = {
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
 }
-SEVERITY_ORDER = ("high", "medium", "low", "info")
+SEVERITY_ORDER = SEVERITIES
 PAGE_ERRORS = {
     403: ("Not allowed", "Only an owner of this organization can do that."),
     404: (

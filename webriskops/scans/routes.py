@@ -27,11 +27,12 @@ from webriskops.scans.schemas import load_claim
 _RUN_ID = re.compile(r"[0-9]{1,19}")
 
 
-def _read_json_body() -> object | None:
-    """The request's JSON body (None when empty), with the results endpoint's checks."""
+def _read_json_body() -> object:
+    """The request's JSON body ({} when empty), with the results endpoint's checks."""
     body = read_body(current_app.config["MAX_BODY_BYTES"])
     if not body.strip():
-        return None
+        # Not None: a JSON `null` body is not an object, and is refused like any other.
+        return {}
     require_json_media_type()
     return parse_json(body)
 

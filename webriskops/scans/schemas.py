@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from webriskops import openapi
 from webriskops.errors import ApiError, validation_error
 from webriskops.ingest.fields import StrictInteger
 from webriskops.ingest.schemas import flatten_errors
+from webriskops.reports.schemas import ScanRunOutSchema
 
 MAX_CLAIM = 50
 LEASE_SECONDS = (30, 3600)
@@ -16,6 +18,8 @@ LEASE_SECONDS = (30, 3600)
 
 class ClaimSchema(Schema):
     """``POST /api/scanner/runs/claim``: how many runs, and how long each lease lasts."""
+
+    OPENAPI_NAME: ClassVar[str] = "ClaimRequest"
 
     class Meta:
         unknown = EXCLUDE
@@ -52,12 +56,60 @@ _claim = ClaimSchema()
 
 
 def load_claim(data: Any) -> dict[str, int]:
-    """A decoded claim body loaded, or a 400/422 ``ApiError`` (an empty body means defaults)."""
-    if data is None:
-        data = {}
+    """A decoded claim body loaded, or a 400/422 ``ApiError`` (``{}`` means defaults)."""
     if not isinstance(data, dict):
         raise ApiError(400, "MALFORMED_JSON", "The body must be a JSON object.")
     try:
         return _claim.load(data)
     except ValidationError as error:
         raise validation_error(flatten_errors(error.messages)) from None
+
+
+# --- The operations, as the OpenAPI document shows them ----------------------------------
+
+_RATE_LIMITED = openapi.Answer("RATE_LIMITED", None, ("Retry-After",))
+openapi.operation(
+    "scans.claim",
+    "post",
+    "Claim the oldest queued runs, each with a lease",
+    security="scannerSecret",
+    body=ClaimSchema,
+    body_required=False,
+    answers={
+        200: openapi.Answer("Claimed runs (maybe none)", ClaimedSchema),
+        400: "MALFORMED_JSON",
+        401: "UNAUTHORIZED",
+        413: "PAYLOAD_TOO_LARGE",
+        415: "UNSUPPORTED_MEDIA_TYPE",
+        422: "VALIDATION_FAILED",
+        429: _RATE_LIMITED,
+    },
+)
+openapi.operation(
+    "scans.heartbeat",
+    "post",
+    "Extend a claimed run's lease by its claim's leaseSeconds",
+    security="scannerSecret",
+    answers={
+        200: openapi.Answer("The new lease end", LeaseSchema),
+        400: "MALFORMED_JSON (a body is optional, but must be JSON when sent)",
+        401: "UNAUTHORIZED",
+        404: "SCAN_RUN_NOT_FOUND",
+        409: "LEASE_LOST",
+        413: "PAYLOAD_TOO_LARGE",
+        415: "UNSUPPORTED_MEDIA_TYPE",
+        429: _RATE_LIMITED,
+    },
+)
+openapi.operation(
+    "scans.api_cancel",
+    "post",
+    "Cancel a run that is not terminal (it fails with CANCELLED)",
+    security="bearerToken",
+    answers={
+        200: openapi.Answer("The cancelled run", ScanRunOutSchema),
+        401: "UNAUTHORIZED",
+        404: "NOT_FOUND",
+        409: "RUN_TERMINAL",
+    },
+)

@@ -30,10 +30,11 @@ from webriskops.jobs import outbox
 from webriskops.models import Project, ScanRun, reserve_credit, settle_credit
 from webriskops.models.base import as_utc, isoformat, utcnow
 from webriskops.models.webhooks import WebhookEndpoint
+from webriskops.vocabulary import INT64_MAX
 
 log = logging.getLogger(__name__)
 
-MAX_ID = 2**63 - 1
+MAX_ID = INT64_MAX
 # How many overdue runs one sweep settles; the next sweep takes the rest.
 SWEEP_BATCH = 200
 

@@ -11,7 +11,6 @@ Nothing here sleeps: waiting is the outbox's ``available_at``.
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import logging
 import random
@@ -33,6 +32,7 @@ from webriskops.models.webhooks import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from webriskops.vocabulary import parse_retry_after
 from webriskops.webhooks import signing, ssrf
 
 log = logging.getLogger(__name__)
@@ -166,22 +166,6 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
     if retry_after is not None:
         delay = max(delay, min(retry_after, RETRY_AFTER_MAX_SECONDS))
     return delay
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds from now (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def post(url: str, secret: str, message_id: str, body: bytes) -> Response:
