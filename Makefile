@@ -14,6 +14,8 @@ $(BIN)/flask: setup.cfg pyproject.toml
 
 install: $(BIN)/flask
 
+# WRO_ENV defaults to production (safe for one-off commands); local use says so.
+run: export WRO_ENV ?= development
 run: install
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi demo
@@ -24,7 +26,7 @@ services:
 	scripts/ensure-chromium.sh
 
 test: install services
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	WRO_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check webriskops config tests bench
