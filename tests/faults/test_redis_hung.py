@@ -65,9 +65,7 @@ def _login(base: str, session: requests.Session, password: str) -> requests.Resp
     )
 
 
-def test_postbacks_stay_fast_and_keep_their_work_while_redis_hangs(
-    server, private_redis, make_run
-):
+def test_postbacks_stay_fast_and_keep_their_work_while_redis_hangs(server, private_redis, make_run):
     run_ids = [make_run().id for _ in range(30)]
     normal = _postbacks(server, run_ids[:10])
     private_redis.freeze()
