@@ -20,6 +20,24 @@ from minio import Minio
 from minio.error import S3Error
 
 
+def canonical_key(key: str) -> str:
+    """``key`` without empty and ``.`` segments, with ``..`` applied (``a/./b`` -> ``a/b``).
+
+    Ingest refuses such keys; keys stored before it did are compared in this form, so
+    that two spellings of one file are never mistaken for two files.
+    """
+    parts: list[str] = []
+    for segment in key.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(segment)
+    return "/".join(parts)
+
+
 class ObjectStorage(Protocol):
     """What the app needs from artifact storage."""
 
