@@ -46,7 +46,11 @@ def test_every_html_page_gets_the_security_headers(client):
 
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [("GET", "/api/scanner/results", {"POST"}), ("GET", "/logout", {"POST"})],
+    [
+        ("GET", "/api/scanner/results", {"POST"}),
+        ("GET", "/logout", {"POST"}),
+        ("POST", "/projects", {"GET"}),  # a wrong method is a 405, not a CSRF failure
+    ],
 )
 def test_405_answers_carry_allow(client, method, path, allow):
     json_answer = client.open(path, method=method, headers={"Accept": "application/json"})

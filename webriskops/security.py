@@ -54,6 +54,8 @@ def init_app(app: Flask) -> None:
     def check_csrf() -> None:
         if request.method in SAFE_METHODS or request.path.startswith(CSRF_EXEMPT_PREFIX):
             return
+        if request.endpoint is None:
+            return  # no such route or method: the 404 or 405 (with Allow) says more
         csrf.protect()
 
     @app.after_request
