@@ -23,7 +23,7 @@ from webriskops import create_app
 from webriskops.extensions import db
 from webriskops.ingest import service
 from webriskops.models import Project, ScanPage, ScanRun, create_organization
-from webriskops.reports.services import create_scan_run
+from webriskops.scans.services import create_scan_run
 
 pytestmark = pytest.mark.slow
 HEADERS = {"X-Scanner-Secret": SCANNER_SECRET, "Content-Type": "application/json"}
