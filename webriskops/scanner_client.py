@@ -444,3 +444,19 @@ def heartbeat_command(scan_run_id: int, url: str, secret_env: str) -> None:
 def main() -> None:
     """Console script ``webriskops-scanner``."""
     scanner()
+
+
+def _add_runtime_commands() -> None:
+    """``work`` and ``demo-site`` from the scanner runtime, when the package has it.
+
+    Imported at the end, not the top, so this file still works vendored on its own.
+    """
+    try:
+        from webriskops.scanner.cli import COMMANDS
+    except ImportError:  # pragma: no cover - vendored without the runtime package
+        return
+    for command in COMMANDS:
+        scanner.add_command(command)
+
+
+_add_runtime_commands()
