@@ -14,13 +14,15 @@ $(BIN)/flask: setup.cfg pyproject.toml
 
 install: $(BIN)/flask
 
+# WRO_ENV defaults to production (safe for one-off commands); local use says so.
+run: export WRO_ENV ?= development
 run: install
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi demo
 	@echo "Scans started in the browser wait for a scanner. In another terminal, start one:"
 	@echo "  WRO_SCANNER_ALLOW_PRIVATE=1 WRO_SCANNER_SHARED_SECRET=dev-scanner-secret-change-me \\"
 	@echo "    $(BIN)/webriskops-scanner work --api-url http://127.0.0.1:$(PORT)"
-	@echo "Expired leases and deadlines are applied by: $(BIN)/flask --app wsgi jobs sweep"
+	@echo "Expired leases and deadlines are applied by: WRO_ENV=development $(BIN)/flask --app wsgi jobs sweep"
 	$(BIN)/flask --app wsgi run --port $(PORT)
 
 services:
@@ -28,7 +30,7 @@ services:
 	scripts/ensure-chromium.sh
 
 test: install services
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	WRO_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check webriskops config tests bench

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
@@ -63,6 +64,42 @@ def database_url(raw: str | None) -> str:
     return raw
 
 
+def s3_endpoint(raw: str | None, secure: bool) -> tuple[str | None, bool]:
+    """Split ``WRO_S3_ENDPOINT`` into the SDK's ``host:port`` and whether to use TLS.
+
+    Most S3 tools take a URL (``http://host:port``), the ``minio`` SDK a bare
+    ``host:port``: both are accepted, and a URL's scheme decides TLS.
+    """
+    if not raw or not raw.strip():
+        return None, secure
+    value = raw.strip()
+    if "://" not in value:
+        value, scheme = "//" + value, None
+    else:
+        scheme = value.split("://", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            scheme = "bad"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if (
+        scheme == "bad"
+        or parts is None
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise ValueError(
+            "WRO_S3_ENDPOINT must be host:port, http://host:port or https://host:port "
+            f"(no path or credentials), not {raw!r}"
+        )
+    return parts.netloc, secure if scheme is None else scheme == "https"
+
+
 class Config:
     """Production settings; every value comes from the environment."""
 
@@ -81,11 +118,12 @@ class Config:
     SCAN_MAX_ATTEMPTS = parse_int("WRO_SCAN_MAX_ATTEMPTS", 3)
     SCAN_DEADLINE_SECONDS = parse_int("WRO_SCAN_DEADLINE_SECONDS", 3600)
 
-    S3_ENDPOINT = os.environ.get("WRO_S3_ENDPOINT") or None
+    S3_ENDPOINT, S3_SECURE = s3_endpoint(
+        os.environ.get("WRO_S3_ENDPOINT"), parse_boolean("WRO_S3_SECURE", default=True)
+    )
     S3_ACCESS_KEY = os.environ.get("WRO_S3_ACCESS_KEY") or None
     S3_SECRET_KEY = os.environ.get("WRO_S3_SECRET_KEY") or None
     S3_BUCKET = os.environ.get("WRO_S3_BUCKET", "webriskops-artifacts")
-    S3_SECURE = parse_boolean("WRO_S3_SECURE", default=True)
     ARTIFACTS_DIR = os.environ.get("WRO_ARTIFACTS_DIR") or str(INSTANCE_DIR / "artifacts")
 
     SMTP_URL = os.environ.get("WRO_SMTP_URL") or None
@@ -104,6 +142,13 @@ class Config:
     # scheme (X-Forwarded-For/-Proto); Heroku's router is one. 0: believe none.
     TRUSTED_PROXIES = parse_int("WRO_TRUSTED_PROXIES", 0, minimum=0)
 
+    # Sessions end on the server side (table ``user_sessions``): after this long without a
+    # request, and this long after login whatever the activity.
+    SESSION_IDLE_SECONDS = parse_int("WRO_SESSION_IDLE_SECONDS", 8 * 3600)
+    SESSION_MAX_SECONDS = parse_int("WRO_SESSION_MAX_SECONDS", 7 * 24 * 3600)
+    # Browsers remember to use HTTPS only (production is served over HTTPS behind the router).
+    HSTS_SECONDS = parse_int("WRO_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = True
@@ -112,7 +157,10 @@ class Config:
     def check(cls) -> None:
         """Refuse to start production without the settings it cannot run safely without."""
         if not cls.SECRET_KEY:
-            raise RuntimeError("SECRET_KEY must be set in production")
+            raise RuntimeError(
+                "SECRET_KEY must be set in production (WRO_ENV defaults to production; "
+                "use WRO_ENV=development for local use, as `make run` does)"
+            )
 
 
 class DevelopmentConfig(Config):
@@ -121,6 +169,7 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
     SESSION_COOKIE_SECURE = False
+    HSTS_SECONDS = 0  # served over plain HTTP on localhost
     SCANNER_SHARED_SECRET = (
         os.environ.get("WRO_SCANNER_SHARED_SECRET") or "dev-scanner-secret-change-me"
     )
@@ -148,8 +197,13 @@ CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestC
 
 
 def config_from_environment() -> type[Config]:
-    """Pick the settings class named by ``WRO_ENV`` (default ``development``)."""
-    name = os.environ.get("WRO_ENV", "development")
+    """Pick the settings class named by ``WRO_ENV`` (default ``production``).
+
+    Production is the default so that a one-off command (``heroku run flask …``) gets the
+    same settings as the processes of the Procfile; ``make run`` and the tests choose
+    ``development`` or ``test`` explicitly.
+    """
+    name = os.environ.get("WRO_ENV", "production")
     try:
         return CONFIGS[name]
     except KeyError:

@@ -35,6 +35,8 @@ from webriskops.extensions import db
 from webriskops.models import Membership, Organization, Project, ScanRun, User, create_organization
 from webriskops.scans.services import create_scan_run
 
+# WRO_ENV defaults to production; anything the suite builds without a config is a test app.
+os.environ.setdefault("WRO_ENV", "test")
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "WRO_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

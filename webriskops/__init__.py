@@ -29,23 +29,43 @@ def create_app(config: type[Config] | None = None) -> Flask:
         # would lump all customers together. Believe only the hops we were told about.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
-    from webriskops import database, errors, health, jobs, observability, ratelimit, storage
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A database that does not answer must fail a request in seconds, not minutes.
+        options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+        connect_args = {"connect_timeout": 3, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": connect_args}
+
+    from webriskops import (
+        database,
+        errors,
+        health,
+        jobs,
+        observability,
+        ratelimit,
+        redis_client,
+        security,
+        storage,
+    )
+    from webriskops.auth import throttle
     from webriskops.auth.scanner import configured_secrets
-    from webriskops.extensions import csrf, db, migrate
+    from webriskops.extensions import db, migrate
     from webriskops.redaction import Redactor
 
+    # Every extension and service is bound here, in this one block.
     observability.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     db.init_app(app)
     # Batch mode lets the same migrations alter tables on SQLite as on PostgreSQL.
     migrate.init_app(
         app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True
     )
     database.init_app(app)
-    csrf.init_app(app)
+    redis_client.init_app(app)  # the one Redis client; the services below share it
     storage.init_app(app)
     jobs.init_app(app)
     ratelimit.init_app(app)
+    throttle.init_app(app)
     health.init_app(app)
     with app.app_context():
         # The scanner secrets are redacted wherever they appear, whatever their format.
@@ -63,11 +83,6 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from webriskops.docs import bp as docs_bp
 
     app.register_blueprint(docs_bp)
-    from webriskops.ingest.routes import store_results
-
-    # The scanner authenticates with its shared secret, not a cookie: nothing to forge.
-    csrf.exempt(store_results)
-
     from webriskops import cli, openapi
 
     openapi.init_app(app)

@@ -10,6 +10,7 @@ import orjson
 from flask import Flask
 from sqlalchemy import select
 
+from webriskops.auth.session import end_sessions
 from webriskops.extensions import db
 from webriskops.jobs import outbox
 from webriskops.models import (
@@ -142,6 +143,8 @@ def users_create(email: str, org_id: int, role: str, password_stdin: bool) -> No
     else:
         membership.role = role
     db.session.commit()
+    if password is not None:
+        end_sessions(user.id)  # a new password ends the user's sessions everywhere
     emit({"userId": user.id})
 
 

@@ -2,7 +2,8 @@
 
 Counters live in Redis when ``REDIS_URL`` is set (shared by every gunicorn process)
 and in memory otherwise. If Redis cannot be reached the limiter lets the request
-through: an outage of the counter store must not turn into refused postbacks.
+through: an outage of the counter store must not turn into refused postbacks. The
+counters use the app's one Redis client (short timeouts, fail fast while Redis is down).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from flask import Flask
 from limits import parse
 from limits.storage import MemoryStorage, RedisStorage, Storage
+from redis import Redis
+
+from webriskops.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +46,9 @@ class RateLimitState:
 class ScannerRateLimiter:
     """Fixed-window limit per scanner credential."""
 
-    def __init__(self, rate: str, redis_url: str | None) -> None:
+    def __init__(self, rate: str, redis: Redis | None) -> None:
         self.item = parse(rate)
-        self.storage: Storage = (
-            RedisStorage(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-            if redis_url
-            else MemoryStorage()
-        )
+        self.storage: Storage = counter_storage(redis)
         window = self.item.get_expiry()
         self.policy = f'"scanner";q={self.item.amount};w={window}'
 
@@ -69,10 +69,17 @@ class ScannerRateLimiter:
         return RateLimitState(allowed, self.item.amount, remaining, reset)
 
 
+def counter_storage(redis: Redis | None) -> Storage:
+    """Counters in the app's Redis (sharing its connection pool), or in memory without one."""
+    if redis is None:
+        return MemoryStorage()
+    return RedisStorage("redis://", connection_pool=redis.connection_pool)
+
+
 def init_app(app: Flask) -> None:
     """Create the app's scanner limiter (no connection is opened until the first hit)."""
     app.extensions["scanner_rate_limiter"] = ScannerRateLimiter(
-        app.config["SCANNER_RATE_LIMIT"], app.config.get("REDIS_URL")
+        app.config["SCANNER_RATE_LIMIT"], redis_client(app)
     )
 
 

@@ -14,7 +14,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+import urllib3
 from flask import Flask, current_app
+from minio import Minio
+from minio.error import S3Error
+
+
+def canonical_key(key: str) -> str:
+    """``key`` without empty and ``.`` segments, with ``..`` applied (``a/./b`` -> ``a/b``).
+
+    Ingest refuses such keys; keys stored before it did are compared in this form, so
+    that two spellings of one file are never mistaken for two files.
+    """
+    parts: list[str] = []
+    for segment in key.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(segment)
+    return "/".join(parts)
 
 
 class ObjectStorage(Protocol):
@@ -105,23 +126,34 @@ class LocalStorage:
             raise OSError(f"{self.root} is not writable")
 
 
+def _http_client(connect: float, read: float, retries: int) -> urllib3.PoolManager:
+    # The SDK's default waits 5 minutes per read and retries 5 times with backoff: a
+    # storage outage would hold a web thread for minutes.
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect, read=read),
+        maxsize=10,
+        retries=urllib3.Retry(
+            total=retries, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+        ),
+    )
+
+
 class S3Storage:
     """Objects in an S3-compatible bucket (MinIO in production) through the ``minio`` SDK."""
 
     def __init__(
         self, endpoint: str, access_key: str, secret_key: str, bucket: str, secure: bool
     ) -> None:
-        from minio import Minio
-
-        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure)
+        credentials = {"access_key": access_key, "secret_key": secret_key, "secure": secure}
+        self.client = Minio(endpoint, **credentials, http_client=_http_client(2, 30, 2))
+        # The readiness probe must answer within a second: short timeouts, no retries.
+        self.probe_client = Minio(endpoint, **credentials, http_client=_http_client(0.5, 0.5, 0))
         self.bucket = bucket
         self._bucket_checked = False
 
     def _ensure_bucket(self) -> None:
         if not self._bucket_checked:
             if not self.client.bucket_exists(self.bucket):
-                from minio.error import S3Error
-
                 try:
                     self.client.make_bucket(self.bucket)
                 except S3Error as error:  # created meanwhile by another process
@@ -131,8 +163,6 @@ class S3Storage:
 
     def get(self, key: str) -> bytes:
         """The object's bytes; raises KeyError when missing."""
-        from minio.error import S3Error
-
         self._ensure_bucket()
         try:
             response = self.client.get_object(self.bucket, key)
@@ -166,8 +196,6 @@ class S3Storage:
 
     def exists(self, key: str) -> bool:
         """True when the object exists."""
-        from minio.error import S3Error
-
         self._ensure_bucket()
         try:
             self.client.stat_object(self.bucket, key)
@@ -178,9 +206,10 @@ class S3Storage:
         return True
 
     def ping(self) -> None:
-        """Reach the server and make sure the bucket exists."""
-        self._bucket_checked = False
-        self._ensure_bucket()
+        """Reach the server quickly and check that the bucket exists."""
+        if not self.probe_client.bucket_exists(self.bucket):
+            self._bucket_checked = False
+            self._ensure_bucket()
 
 
 def create_storage(config: dict) -> ObjectStorage:

@@ -56,7 +56,9 @@ def test_limit_is_shared_through_redis(app, post, make_run, redis_url):
 
 def test_redis_outage_fails_open(app, post, make_run):
     from webriskops.ratelimit import ScannerRateLimiter
+    from webriskops.redis_client import create_client
 
-    app.extensions["scanner_rate_limiter"] = ScannerRateLimiter("3/minute", "redis://127.0.0.1:1/0")
+    unreachable = create_client("redis://127.0.0.1:1/0")
+    app.extensions["scanner_rate_limiter"] = ScannerRateLimiter("3/minute", unreachable)
     run = make_run()
     assert post(payloads.completed(run.id)).status_code == 202

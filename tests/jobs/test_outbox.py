@@ -111,6 +111,7 @@ def test_recorded_jobs_are_forgotten_on_rollback(app, make_run):
 
 def test_a_redis_outage_during_postbacks_loses_no_job(app, post, make_run, runner, redis_url):
     from tests.conftest import free_port
+    from webriskops.redis_client import create_client
 
     runs = [make_run() for _ in range(3)]
     for run in runs:
@@ -118,7 +119,7 @@ def test_a_redis_outage_during_postbacks_loses_no_job(app, post, make_run, runne
 
     # Redis "down": nothing listens on this port.
     app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
-    app.extensions.pop("redis", None)
+    app.extensions["redis"] = create_client(app.config["REDIS_URL"])
     started = time.monotonic()
     assert post(payloads.completed(runs[0].id)).status_code == 202
     assert post(payloads.failed(runs[1].id)).status_code == 202
@@ -130,7 +131,7 @@ def test_a_redis_outage_during_postbacks_loses_no_job(app, post, make_run, runne
 
     # Redis back: the sweeper hands everything over, once.
     app.config["REDIS_URL"] = redis_url
-    app.extensions.pop("redis", None)
+    app.extensions["redis"] = create_client(redis_url)
     assert queued_ids() == []
     result = runner.invoke(args=["jobs", "sweep"])
     assert result.exit_code == 0, repr(result.exception)
@@ -255,13 +256,14 @@ def age_hand_overs() -> None:
 
 def test_jobs_run_in_process_without_redis(app, post, make_run, monkeypatch):
     monkeypatch.setitem(app.config, "REDIS_URL", None)
+    monkeypatch.setitem(app.extensions, "redis", None)  # as create_app leaves it without Redis
     run = make_run()
     upload_artifacts(run.id)
     assert post(payloads.completed(run.id)).status_code == 202
     rows = outbox_rows()
     assert [row.name for row in rows] == [FINISH, *COMPLETED_JOBS, "send_webhooks"]
     assert {row.state for row in rows} == {"done"}
-    assert "redis" not in app.extensions  # Redis was never asked
+    assert app.extensions["redis"] is None  # Redis was never asked (or created)
     db.session.rollback()
     assert db.session.get(ScanRun, run.id).report_status == "ready"
 

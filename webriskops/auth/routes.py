@@ -1,18 +1,16 @@
-"""Customer login and logout (``GET/POST /login``, ``POST /logout``) and the CSRF error page."""
+"""Customer login and logout (``GET/POST /login``, ``POST /logout``)."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Response, flash, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
 from webriskops.auth import bp, throttle
 from webriskops.auth.forms import LoginForm
 from webriskops.auth.passwords import hash_password, needs_rehash, verify_password
 from webriskops.auth.session import current_user, log_in, log_out, safe_next
-from webriskops.errors import ApiError, wants_json
 from webriskops.extensions import db
 from webriskops.models import User
 
@@ -27,11 +25,6 @@ def _dummy_hash() -> str:
     if not _DUMMY_HASH:
         _DUMMY_HASH.append(hash_password("not-a-real-password"))
     return _DUMMY_HASH[0]
-
-
-@bp.record_once
-def _setup(state) -> None:
-    throttle.init_app(state.app)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -61,7 +54,10 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
         email = form.email.data or ""
         address = request.remote_addr or "-"
         limiter = throttle.login_throttle()
-        wait = limiter.retry_after(email, address)
+        try:
+            wait = limiter.retry_after(email, address)
+        except throttle.ThrottleUnavailable:
+            return _throttle_unavailable(form, next_url)
         if wait:
             log.warning("login throttled for an address")
             message = f"Too many failed attempts. Wait {wait} seconds, then try again."
@@ -69,7 +65,10 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
             return html, 429, {"Retry-After": str(wait)}
         user = authenticate(email, form.password.data or "")
         if user is None:
-            limiter.failed(email, address)
+            try:
+                limiter.failed(email, address)
+            except throttle.ThrottleUnavailable:
+                return _throttle_unavailable(form, next_url)
             message = "The email or password is not correct."
             return render_template("auth/login.html", form=form, next=next_url, error=message), 401
         limiter.succeeded(email, address)
@@ -80,30 +79,22 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
     return render_template("auth/login.html", form=form, next=next_url, error=None), status
 
 
+def _throttle_unavailable(form: LoginForm, next_url: str | None) -> tuple[str, int, dict]:
+    # Failed attempts cannot be counted: refusing is safer than unlimited guessing.
+    message = (
+        "Login is briefly unavailable. Wait "
+        f"{throttle.UNAVAILABLE_RETRY_AFTER} seconds, then try again."
+    )
+    html = render_template("auth/login.html", form=form, next=next_url, error=message)
+    return html, 503, {"Retry-After": str(throttle.UNAVAILABLE_RETRY_AFTER)}
+
+
 @bp.post("/logout")
 def logout() -> Response:
     """End the session (POST, and CSRFProtect checks the token before this view runs)."""
     log_out()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
-
-
-@bp.app_errorhandler(CSRFError)
-def csrf_failed(error: CSRFError) -> Response | tuple[str, int]:
-    """A form sent without a valid CSRF token: a clear page (or the JSON error for API clients)."""
-    log.warning("CSRF check failed on %s: %s", request.path, error.description)
-    if wants_json():
-        return ApiError(400, "CSRF_FAILED", error.description or "CSRF check failed.").response()
-    page = render_template(
-        "error.html",
-        status=400,
-        title="This form has expired",
-        message=(
-            "The form was sent without its security token, or the token has expired. "
-            "Go back, reload the page and try again."
-        ),
-    )
-    return page, 400
 
 
 @bp.app_context_processor

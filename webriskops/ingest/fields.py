@@ -162,7 +162,7 @@ def looks_inline(value: str) -> bool:
 
 
 class ArtifactPath(Text):
-    """A storage key: ``[A-Za-z0-9._/-]``, at most 512 characters, no ``..`` or empty segment.
+    """A storage key: ``[A-Za-z0-9._/-]``, at most 512 characters, no ``.``/``..``/empty segment.
 
     The ``scan-runs/<scanRunId>/`` prefix depends on the payload's run, so the schema
     checks it once ``scanRunId`` is known.
@@ -204,6 +204,9 @@ def artifact_path_problem(value: str) -> str | None:
         return "Must not contain an empty path segment."
     if any(segment == ".." for segment in segments):
         return "Must not contain a '..' segment."
+    # "a/./b" names the same file as "a/b" on a disk: the collector would see two keys.
+    if any(segment == "." for segment in segments):
+        return "Must not contain a '.' segment."
     return None
 
 

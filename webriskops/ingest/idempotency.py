@@ -7,23 +7,26 @@ with the same key, as Stripe does for requests that never started executing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from webriskops.database import begin_write
-from webriskops.errors import ApiError, validation_error
+from webriskops.database import begin_write, is_postgresql
+from webriskops.errors import DATABASE_UNAVAILABLE, ApiError, validation_error
 from webriskops.extensions import db
 from webriskops.models import IdempotencyRecord
 from webriskops.models.base import as_utc, utcnow
 
+log = logging.getLogger(__name__)
 _KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
 
 
@@ -102,7 +105,7 @@ def claim(key: str, body_hash: str) -> Replay | None:
             db.session.rollback()
             return replay
         stale_before = now - timedelta(seconds=config["IDEMPOTENCY_LOCK_SECONDS"])
-        if as_utc(record.locked_at) < stale_before:
+        if as_utc(record.locked_at) < stale_before or _server_restarted_since(record.locked_at):
             # The request that held the key died without releasing it: take it over.
             taken = db.session.execute(
                 update(IdempotencyRecord)
@@ -153,6 +156,22 @@ def _insert_new(key: str, body_hash: str, now: datetime, ttl_seconds: int) -> bo
     return inserted is not None
 
 
+def _server_restarted_since(locked_at: datetime) -> bool:
+    """True when PostgreSQL restarted after the key was locked.
+
+    A restart ends every connection, so the request that held the key cannot still be
+    working on it (and could not release it either): the key is free at once instead of
+    after ``IDEMPOTENCY_LOCK_SECONDS``.
+    """
+    if not is_postgresql():
+        return False
+    started = db.session.scalar(_POSTMASTER_START)
+    return started is not None and as_utc(started) > as_utc(locked_at)
+
+
+_POSTMASTER_START = text("SELECT pg_postmaster_start_time()")
+
+
 def _conflict() -> ApiError:
     return ApiError(
         409,
@@ -169,14 +188,23 @@ def complete(key: str, status: int, body: bytes) -> None:
 
 
 def release(key: str) -> None:
-    """Give the key up after a failed request so a corrected retry can use it."""
-    db.session.rollback()
-    db.session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.key == key, IdempotencyRecord.state == "processing"
+    """Give the key up after a failed request so a corrected retry can use it.
+
+    When the database itself failed the key may stay claimed; the next attempt takes it
+    over as soon as the database has restarted (or after ``IDEMPOTENCY_LOCK_SECONDS``).
+    """
+    try:
+        db.session.rollback()
+        db.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.key == key, IdempotencyRecord.state == "processing"
+            )
         )
-    )
-    db.session.commit()
+        db.session.commit()
+    except DATABASE_UNAVAILABLE as error:
+        log.warning("could not release an idempotency key: %s", type(error).__name__)
+        with contextlib.suppress(Exception):
+            db.session.rollback()
 
 
 def purge_expired() -> int:

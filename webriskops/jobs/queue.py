@@ -16,6 +16,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from webriskops.redis_client import redis_client
 from webriskops.vocabulary import FAILURE_TTL, JOB_TIMEOUT, RESULT_TTL
 
 QUEUE_NAME = "webriskops"
@@ -25,13 +26,10 @@ WAITING = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
 
 
 def connection() -> Redis:
-    """The app's Redis connection (created on first use, not at import)."""
-    redis = current_app.extensions.get("redis")
+    """The app's one Redis client (``webriskops.redis_client``)."""
+    redis = redis_client(current_app)
     if redis is None:
-        redis = Redis.from_url(
-            current_app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=2
-        )
-        current_app.extensions["redis"] = redis
+        raise RuntimeError("REDIS_URL is not set")
     return redis
 
 

@@ -26,7 +26,7 @@ from webriskops.extensions import db
 from webriskops.models import Artifact, Issue, Membership, Project, ScanPage, ScanRun, User
 from webriskops.models.base import utcnow
 from webriskops.models.webhooks import OwnerNotification
-from webriskops.storage import storage
+from webriskops.storage import canonical_key, storage
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,9 @@ def collect_artifacts(scan_run_id: int) -> None:
     db.session.rollback()
     store = storage()
     removed = 0
+    keep = {canonical_key(key) for key in keep}  # one spelling per file
     for key in list(store.list(f"scan-runs/{scan_run_id}/")):
-        if key not in keep:
+        if canonical_key(key) not in keep:
             store.delete(key)
             removed += 1
     log.info("scan run %s: %d unreferenced artifacts removed", scan_run_id, removed)

@@ -4,7 +4,14 @@ Importing this package registers every model with the metadata (migrations and
 ``db.create_all`` need them all).
 """
 
-from webriskops.models.accounts import ROLES, ApiToken, Membership, Organization, User
+from webriskops.models.accounts import (
+    ROLES,
+    ApiToken,
+    Membership,
+    Organization,
+    User,
+    UserSession,
+)
 from webriskops.models.credits import (
     CreditEntry,
     InsufficientCredits,
@@ -48,6 +55,7 @@ __all__ = [
     "ScanPage",
     "ScanRun",
     "User",
+    "UserSession",
     "create_organization",
     "grant_credits",
     "reserve_credit",

@@ -1,4 +1,4 @@
-"""Organizations, their members and personal API tokens."""
+"""Organizations, their members, browser sessions and personal API tokens."""
 
 from __future__ import annotations
 
@@ -82,3 +82,20 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """A browser session, so that it can be ended on the server side.
+
+    The cookie carries a random id; only its SHA-256 digest is stored, so reading this
+    table does not let anyone take a session over. A session ends when its row goes
+    (logout, password change, removal from an organization) or when it has been idle,
+    or alive, longer than the configured lifetimes.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -8,7 +8,6 @@ from flask import Response, jsonify, request, url_for
 
 from webriskops.auth.tokens import require_api_user
 from webriskops.errors import ApiError, validation_error
-from webriskops.extensions import csrf
 from webriskops.models import InsufficientCredits
 from webriskops.reports import bp, schemas  # noqa: F401 - schemas declare the OpenAPI operations
 from webriskops.reports.services import (
@@ -77,7 +76,6 @@ def api_project_scan_runs(project_id: int) -> Response:
 
 
 @bp.post("/api/projects/<int:project_id>/scan-runs")
-@csrf.exempt  # bearer-token authentication: no cookie, so nothing for another site to forge
 def api_start_scan(project_id: int) -> tuple[Response, int, dict[str, str]]:
     """Create a queued run and reserve a credit (402 when none is left)."""
     project = visible_project(require_api_user(), project_id)

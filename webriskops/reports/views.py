@@ -21,11 +21,9 @@ from flask import (
     request,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
 
 from webriskops.auth.forms import ActionForm
 from webriskops.auth.session import current_user, login_required
-from webriskops.errors import ApiError, wants_json
 from webriskops.extensions import db
 from webriskops.jobs import outbox
 from webriskops.models import InsufficientCredits, Organization, Project, ScanRun
@@ -51,10 +49,6 @@ log = logging.getLogger(__name__)
 PER_PAGE = 20
 REPORT_PER_PAGE = 50
 _PAGE_ARG = re.compile(r"[0-9]{1,6}")
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -62,13 +56,6 @@ IMAGE_TYPES = {
     ".webp": "image/webp",
 }
 SEVERITY_ORDER = SEVERITIES
-PAGE_ERRORS = {
-    403: ("Not allowed", "Only an owner of this organization can do that."),
-    404: (
-        "Not found",
-        "There is nothing here, or it belongs to an organization you are not a member of.",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -334,7 +321,7 @@ def _category_chart(summary: dict[str, Any]) -> dict[str, Any]:
     return _bars([(category, int(counts[category])) for category in known])
 
 
-# --- template helpers, headers and error pages -------------------------------------------
+# --- template helpers -------------------------------------------
 
 
 @bp.app_template_filter("when")
@@ -368,29 +355,3 @@ def risk_level(score: float | None) -> tuple[str, str]:
     if score > 0:
         return "Low risk", "low"
     return "No risk found", "clean"
-
-
-@bp.after_app_request
-def _page_security_headers(response: Response) -> Response:
-    # Only HTML: artifacts set a sandbox policy of their own and the API is JSON.
-    if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if current_user() is not None:
-            response.headers["Cache-Control"] = "private, no-store"
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    return response
-
-
-@bp.errorhandler(HTTPException)
-def _page_error(error: HTTPException):
-    status = error.code or 500
-    if wants_json():
-        return ApiError(
-            status, "NOT_FOUND" if status == 404 else "HTTP_ERROR", error.name
-        ).response()
-    title, message = PAGE_ERRORS.get(status, (error.name, error.description))
-    if error.description and error.description != type(error).description:
-        message = error.description  # a specific explanation given where the error was raised
-    return render_template("error.html", status=status, title=title, message=message), status

@@ -16,7 +16,6 @@ from webriskops.auth.scanner import admit_scanner
 from webriskops.auth.session import current_user, login_required
 from webriskops.auth.tokens import require_api_user
 from webriskops.errors import ApiError
-from webriskops.extensions import csrf
 from webriskops.ingest.body import parse_json, read_body, require_json_media_type
 from webriskops.models.base import isoformat
 from webriskops.reports.services import scan_run_summary, visible_scan_run
@@ -51,7 +50,6 @@ def _run_not_found(status: int = 404) -> ApiError:
 
 
 @bp.post("/api/scanner/runs/claim")
-@csrf.exempt  # the scanner authenticates with its shared secret, not a cookie
 def claim() -> Response:
     """Claim the oldest queued runs, each with a lease."""
     admit_scanner()
@@ -61,7 +59,6 @@ def claim() -> Response:
 
 
 @bp.post("/api/scanner/runs/<scan_run_id>/heartbeat")
-@csrf.exempt
 def heartbeat(scan_run_id: str) -> Response:
     """Extend the lease of a claimed run by its claim's ``leaseSeconds``."""
     admit_scanner()
@@ -78,7 +75,6 @@ def heartbeat(scan_run_id: str) -> Response:
 
 
 @bp.post("/api/scan-runs/<int:scan_run_id>/cancel")
-@csrf.exempt  # bearer-token authentication: no cookie, so nothing for another site to forge
 def api_cancel(scan_run_id: int) -> Response:
     """Cancel a run that is not terminal: it fails with CANCELLED and its credit comes back."""
     run = visible_scan_run(require_api_user(), scan_run_id)
