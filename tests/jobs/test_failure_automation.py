@@ -15,7 +15,7 @@ import pytest
 from tests import payloads
 from tests.jobs.conftest import outbox_rows
 from webriskops import notifications
-from webriskops.jobs import tasks
+from webriskops.ingest import tasks
 from webriskops.models import OwnerNotification
 
 SMTP_PASSWORD = "s3cret-smtp-pass"  # noqa: S105 - the fake server's
@@ -136,7 +136,7 @@ def test_without_smtp_owners_are_notified_by_a_log_line(
     app, post, make_run, org_with_people, caplog
 ):
     run = make_run(org_with_people)
-    with caplog.at_level(logging.WARNING, logger="webriskops.jobs.tasks"):
+    with caplog.at_level(logging.WARNING, logger="webriskops.ingest.tasks"):
         assert post(payloads.failed(run.id)).status_code == 202
         tasks.automate_failure(run.id)
     lines = [r.getMessage() for r in caplog.records if "notified by log" in r.getMessage()]

@@ -1,5 +1,9 @@
 """Running one outbox job: load it, run its task in the app context, record the outcome.
 
+``run`` is called by the RQ worker (``worker.run_outbox_job``), by the background pool
+of a process without Redis and inline in tests. Each task runs under its registered time
+limit (``timeouts.time_limit``; enforced in a worker's main thread).
+
 A job runs at most once at a time: on PostgreSQL the runner holds a session advisory lock
 named after the row on a connection of its own, so a second copy of the same job (handed
 over twice, or re-enqueued by the sweeper) sees "busy" and stops. The lock goes with the
@@ -17,11 +21,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from flask import Flask, has_app_context
 from sqlalchemy import text, update
 
 from webriskops.database import is_postgresql
 from webriskops.extensions import db
+from webriskops.jobs import registry
+from webriskops.jobs.timeouts import JobTimeout, time_limit
 from webriskops.models import OutboxJob
 from webriskops.models.base import as_utc, utcnow
 
@@ -31,34 +36,6 @@ MAX_ATTEMPTS = 5
 RETRY_DELAYS = (30, 120, 600, 1800)  # seconds after attempt 1, 2, 3, 4; ±20 % jitter
 # Advisory lock keys of outbox rows: this base plus the row id (a namespace of its own).
 LOCK_BASE = 0x5752_4F00_0000_0000
-_worker_app: Flask | None = None
-
-
-def run_outbox_job(outbox_id: int) -> str:
-    """RQ entry point: run one outbox job in the app, then hand over the jobs it recorded."""
-    if has_app_context():
-        return _run_and_dispatch(outbox_id)
-    with worker_app().app_context():
-        return _run_and_dispatch(outbox_id)
-
-
-def worker_app() -> Flask:
-    """The app of a worker process (created once, on first use)."""
-    global _worker_app
-    if _worker_app is None:
-        from webriskops import create_app
-
-        _worker_app = create_app()
-    return _worker_app
-
-
-def _run_and_dispatch(outbox_id: int) -> str:
-    from webriskops.jobs import outbox
-
-    try:
-        return run(outbox_id)
-    finally:
-        outbox.dispatch_ready()
 
 
 def run(outbox_id: int) -> str:
@@ -103,8 +80,6 @@ def _exclusive(outbox_id: int) -> Iterator[bool]:
 
 
 def _run_locked(outbox_id: int) -> str:
-    from webriskops.jobs.tasks import TASKS
-
     job = db.session.get(OutboxJob, outbox_id, populate_existing=True)
     if job is None or job.state in ("done", "failed"):
         db.session.rollback()
@@ -117,13 +92,19 @@ def _run_locked(outbox_id: int) -> str:
         _set(outbox_id, state="failed", finished_at=utcnow())
         log.error("outbox job %s (%s) gave up after %d attempts", outbox_id, name, job.attempts)
         return "failed"
+    task = registry.get(name)
     # Counted before the task runs, so an attempt that kills the worker is counted too.
-    _set(outbox_id, attempts=attempt)
+    started = utcnow()
+    _set(outbox_id, attempts=attempt, started_at=started)
     try:
-        TASKS[name](**args)
+        with time_limit(task.timeout):
+            task.function(**args)
     except Exception as error:
         db.session.rollback()
-        message = f"{type(error).__name__}: {str(error)[:500]}"
+        if isinstance(error, JobTimeout):
+            message = f"JobTimeout: stopped after {task.timeout} s"
+        else:
+            message = f"{type(error).__name__}: {str(error)[:500]}"
         if attempt >= MAX_ATTEMPTS:
             _set(outbox_id, state="failed", finished_at=utcnow(), last_error=message)
             log.exception("outbox job %s (%s) failed for good", outbox_id, name)
