@@ -26,7 +26,7 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import ROOT, SCANNER_SECRET
 from webriskops.extensions import db
-from webriskops.jobs import queue
+from webriskops.jobs import queue, registry
 from webriskops.models import OutboxJob
 
 
@@ -71,9 +71,13 @@ def post(client: FlaskClient, scanner_headers: dict[str, str]) -> Callable[..., 
     return send
 
 
-def work() -> None:
-    """Run every queued job with a real RQ worker in this process (burst mode)."""
-    SimpleWorker([queue.queue()], connection=queue.connection()).work(burst=True)
+def work(*queue_names: str) -> None:
+    """Run every queued job with a real RQ worker in this process (burst mode).
+
+    All queues by default; name some to leave the others waiting.
+    """
+    queues = [queue.queue(name) for name in queue_names or registry.QUEUES]
+    SimpleWorker(queues, connection=queue.connection()).work(burst=True)
 
 
 def outbox_rows() -> list[OutboxJob]:
@@ -146,7 +150,7 @@ def rq_worker(
                     redis_url,
                     "--worker-class",
                     worker_class,
-                    queue.QUEUE_NAME,
+                    *registry.QUEUES,
                 ],
                 cwd=ROOT,
                 env=environment,

@@ -252,8 +252,8 @@ def finish_scan_run(scan_run_id: int) -> None:
     """Run the after-commit work of a finished run, step by step, in this one job.
 
     The run's prefix is listed once for both storage steps. A step that raises is
-    handed to the outbox as a job of its own (due after ``SPLIT_RETRY_DELAY``, committed
-    at once) and the next step runs.
+    handed to the outbox as a job of its own (its first attempt counted, due after
+    ``SPLIT_RETRY_DELAY``, committed at once) and the next step runs.
     """
     status = db.session.scalar(select(ScanRun.status).where(ScanRun.id == scan_run_id))
     db.session.rollback()
@@ -276,6 +276,8 @@ def finish_scan_run(scan_run_id: int) -> None:
                 name,
                 scan_run_id=scan_run_id,
                 available_at=utcnow() + SPLIT_RETRY_DELAY,
+                attempts_made=1,
+                last_error=f"{type(error).__name__}: {str(error)[:500]}",
                 **args,
             )
             db.session.commit()

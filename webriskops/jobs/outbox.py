@@ -44,13 +44,21 @@ HAND_OVER_GRACE = timedelta(seconds=30)
 _hooks_installed = False
 
 
-def record(name: str, *, available_at: datetime | None = None, **args: int | str) -> None:
+def record(
+    name: str,
+    *,
+    available_at: datetime | None = None,
+    attempts_made: int = 0,
+    last_error: str | None = None,
+    **args: int | str,
+) -> None:
     """Add a job to the current transaction; it runs only if the transaction commits.
 
     ``args`` are ids and names only (never payloads or secrets). ``available_at`` delays
-    the job: it is then left to the sweeper instead of being handed over at commit. The
-    jobs recorded in a transaction are written together, in one ``INSERT``, just before
-    it commits.
+    the job: it is then left to the sweeper instead of being handed over at commit.
+    ``attempts_made`` and ``last_error`` carry over a first attempt made elsewhere (a
+    step of a bigger job). The jobs recorded in a transaction are written together, in
+    one ``INSERT``, just before it commits.
     """
     if name not in registry.TASKS:
         raise ValueError(f"unknown job {name!r}")
@@ -61,7 +69,8 @@ def record(name: str, *, available_at: datetime | None = None, **args: int | str
         "name": name,
         "args": args,
         "state": "enqueued" if queued else "pending",
-        "attempts": 0,
+        "attempts": attempts_made,
+        "last_error": last_error,
         "available_at": available_at or now,
         "created_at": now,
         "enqueued_at": now if queued else None,
