@@ -29,7 +29,16 @@ def create_app(config: type[Config] | None = None) -> Flask:
         # would lump all customers together. Believe only the hops we were told about.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
-    from webriskops import database, errors, health, jobs, observability, ratelimit, storage
+    from webriskops import (
+        database,
+        errors,
+        health,
+        jobs,
+        metrics,
+        observability,
+        ratelimit,
+        storage,
+    )
     from webriskops.auth.scanner import configured_secrets
     from webriskops.extensions import csrf, db, migrate
     from webriskops.redaction import Redactor
@@ -47,6 +56,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     jobs.init_app(app)
     ratelimit.init_app(app)
     health.init_app(app)
+    metrics.init_app(app)
     with app.app_context():
         # The scanner secrets are redacted wherever they appear, whatever their format.
         app.extensions["redactor"] = Redactor(literal_secrets=configured_secrets())
