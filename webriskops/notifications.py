@@ -8,6 +8,7 @@ is never logged and never part of an error message.
 
 from __future__ import annotations
 
+import email.utils
 import re
 import smtplib
 import ssl
@@ -71,7 +72,8 @@ def parse_smtp_url(url: str) -> SmtpSettings:
 
 def message_id(smtp_url: str, scan_run_id: int, event: str, user_id: int) -> str:
     """A ``Message-ID`` that is the same every time this event is told to this user."""
-    domain = parse_smtp_url(smtp_url).sender.rpartition("@")[2] or "webriskops.invalid"
+    address = email.utils.parseaddr(parse_smtp_url(smtp_url).sender)[1]
+    domain = address.rpartition("@")[2] or "webriskops.invalid"
     return f"<scan-run-{scan_run_id}.{event}.user-{user_id}@{domain}>"
 
 

@@ -64,7 +64,14 @@ def test_a_worker_process_runs_the_jobs_in_the_app(app, post, make_run, rq_worke
 
 
 def test_a_worker_killed_mid_batch_leaves_every_job_done_exactly_once(
-    app, post, make_run, make_project, rq_worker, runner, receiver, tmp_path: Path  # noqa: F811
+    app,
+    post,
+    make_run,
+    make_project,
+    rq_worker,
+    runner,
+    receiver,
+    tmp_path: Path,  # noqa: F811
 ):
     app.config["WEBHOOKS_ALLOW_PRIVATE"] = True  # the receiver is on loopback
     project = make_project()
