@@ -129,14 +129,16 @@ def rq_worker(
     started: list[WorkerProcess] = []
 
     def start(
-        worker_class: str = "webriskops.jobs.worker.OutboxWorker", **env: str
+        worker_class: str = "webriskops.jobs.worker.OutboxWorker",
+        url: str | None = None,
+        **env: str,
     ) -> WorkerProcess:
         log = tmp_path / f"worker-{len(started)}.log"
         environment = {
             **os.environ,
             "WRO_ENV": "development",
             "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
+            "REDIS_URL": url or redis_url,
             "WRO_ARTIFACTS_DIR": str(artifacts_dir),
             "WRO_SCANNER_SHARED_SECRET": SCANNER_SECRET,
             **env,
@@ -147,7 +149,7 @@ def rq_worker(
                     str(Path(sys.executable).with_name("rq")),
                     "worker",
                     "--url",
-                    redis_url,
+                    url or redis_url,
                     "--worker-class",
                     worker_class,
                     *registry.QUEUES,

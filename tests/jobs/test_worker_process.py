@@ -70,8 +70,8 @@ def test_a_worker_killed_mid_batch_leaves_every_job_done_exactly_once(
     make_project,
     rq_worker,
     runner,
-    receiver,
-    tmp_path: Path,  # noqa: F811
+    receiver,  # noqa: F811
+    tmp_path: Path,
 ):
     app.config["WEBHOOKS_ALLOW_PRIVATE"] = True  # the receiver is on loopback
     project = make_project()

@@ -162,7 +162,16 @@ class OutboxWorker(SimpleWorker):
 
 
 def _log_rq_as_json() -> None:
-    """Send RQ's log records through one JSON handler (RQ then adds no plain-text one)."""
+    """Send RQ's log records through one JSON handler instead of its plain-text ones.
+
+    ``rq worker`` gives ``rq.worker`` and ``rq.job`` plain handlers of their own before the
+    worker class exists; they are replaced by propagation to one JSON handler on ``rq``.
+    """
+    for name in ("rq.worker", "rq.job"):
+        child = logging.getLogger(name)
+        for handler in list(child.handlers):
+            child.removeHandler(handler)
+        child.propagate = True
     rq_log = logging.getLogger("rq")
     if any(getattr(handler, "_webriskops", False) for handler in rq_log.handlers):
         return
