@@ -41,13 +41,13 @@ def report_status(run_id: int) -> str:
 
 
 def test_the_202_does_not_wait_for_the_work(app, post, make_run, monkeypatch):
-    slow_step = tasks.generate_report
+    slow_step = tasks.prepare_report
 
-    def slow_report(scan_run_id: int) -> None:
+    def slow_report(run: ScanRun) -> None:
         time.sleep(1.5)
-        slow_step(scan_run_id)
+        slow_step(run)
 
-    monkeypatch.setattr(tasks, "generate_report", slow_report)
+    monkeypatch.setattr(tasks, "prepare_report", slow_report)
     run = make_run()
     started = time.monotonic()
     assert post(payloads.completed(run.id)).status_code == 202

@@ -13,9 +13,8 @@ from tests.jobs.conftest import outbox_rows
 from tests.webhooks.conftest import add_endpoint, make_due
 from webriskops.extensions import db
 from webriskops.jobs import outbox
-from webriskops.webhooks import tasks
 from webriskops.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webriskops.webhooks import service, signing
+from webriskops.webhooks import service, signing, tasks
 
 
 def deliveries() -> list[WebhookDelivery]:

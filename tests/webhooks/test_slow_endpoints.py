@@ -123,9 +123,8 @@ def test_a_slow_receiver_does_not_delay_another_organizations_report(
 
     # The report worker never touches webhook deliveries: both reports are ready at once,
     # with the slow organization's deliveries still waiting on their own queue.
-    started = time.monotonic()
     work(registry.DEFAULT_QUEUE)
-    assert time.monotonic() - started < DEADLINE
+    assert attempts() == []  # the report worker made no delivery attempt at all
     db.session.rollback()
     assert db.session.get(ScanRun, other.id).report_status == "ready"
     assert db.session.get(ScanRun, slow.id).report_status == "ready"

@@ -26,6 +26,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from webriskops import notifications
+from webriskops.database import durable_commit
 from webriskops.extensions import db
 from webriskops.jobs import outbox
 from webriskops.jobs.registry import job
@@ -33,9 +34,9 @@ from webriskops.models import Artifact, Issue, Membership, Project, ScanPage, Sc
 from webriskops.models.base import utcnow
 from webriskops.models.webhooks import OwnerNotification
 from webriskops.redaction import Redactor
-from webriskops.reports.tasks import generate_report
+from webriskops.reports.tasks import prepare_report
 from webriskops.storage import ObjectStorage, storage
-from webriskops.webhooks.service import send_event
+from webriskops.webhooks.service import add_event_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,20 @@ def redact_snapshots(scan_run_id: int) -> None:
 
 
 def _redact(scan_run_id: int, present: set[str]) -> None:
+    if not present:  # nothing uploaded: every snapshot is missing, one statement stamps them
+        stamped = db.session.execute(
+            update(Artifact)
+            .where(
+                Artifact.scan_run_id == scan_run_id,
+                Artifact.kind == "html_snapshot",
+                Artifact.redacted_at.is_(None),
+            )
+            .values(redacted_at=utcnow())
+        ).rowcount
+        db.session.commit()
+        if stamped:
+            log.warning("scan run %s: %d snapshot(s) missing in storage", scan_run_id, stamped)
+        return
     pending = db.session.execute(
         select(Artifact.id, Artifact.storage_key).where(
             Artifact.scan_run_id == scan_run_id,
@@ -68,7 +83,6 @@ def _redact(scan_run_id: int, present: set[str]) -> None:
             Artifact.redacted_at.is_(None),
         )
     ).all()
-    db.session.rollback()
     if not pending:
         return
     missing = [artifact_id for artifact_id, key in pending if key not in present]
@@ -129,7 +143,6 @@ def _collect(scan_run_id: int, present: set[str]) -> None:
         return
     run = db.session.get(ScanRun, scan_run_id)
     if run is None or not run.is_terminal:
-        db.session.rollback()
         return
     keep: set[str] = set()
     if run.status == "completed":
@@ -149,7 +162,6 @@ def _collect(scan_run_id: int, present: set[str]) -> None:
             )
             if key
         )
-    db.session.rollback()
     unreferenced = sorted(present - keep)
     if unreferenced:
         storage().delete_many(unreferenced)
@@ -167,7 +179,6 @@ def automate_failure(scan_run_id: int) -> None:
     """
     run = db.session.get(ScanRun, scan_run_id)
     if run is None or run.status != "failed":
-        db.session.rollback()
         return
     project = db.session.get(Project, run.project_id)
     owners = db.session.execute(
@@ -193,7 +204,7 @@ def automate_failure(scan_run_id: int) -> None:
                 scan_run_id=run_id, user_id=user_id, event=FAILURE_EVENT, channel="email"
             )
             db.session.add(notification)
-            db.session.commit()
+            durable_commit()  # on disk before the email goes out
             message_id = notifications.message_id(smtp_url, run_id, FAILURE_EVENT, user_id)
             try:
                 notifications.send_email(smtp_url, email, subject, body, message_id=message_id)
@@ -217,53 +228,67 @@ def automate_failure(scan_run_id: int) -> None:
             run.error_code,
             len(pending),
         )
-    db.session.rollback()
 
 
 # --- The one job a postback records ---------------------------------------------------------
 
 
-def _completed_steps(scan_run_id: int, present: set[str]) -> list[tuple[str, dict, Callable]]:
+Step = tuple[str, dict, Callable[[], object]]
+
+
+def _completed_steps(run: ScanRun, present: set[str]) -> list[Step]:
+    run_id = run.id
     return [
         ("send_webhooks", {"event": "scan_run.completed"},
-         lambda: send_event("scan_run.completed", scan_run_id)),
-        ("generate_report", {}, lambda: generate_report(scan_run_id)),
-        ("redact_snapshots", {}, lambda: _redact(scan_run_id, present)),
-        ("collect_artifacts", {}, lambda: _collect(scan_run_id, present)),
+         lambda: add_event_deliveries("scan_run.completed", run_id)),
+        ("generate_report", {}, lambda: prepare_report(run)),
+        ("redact_snapshots", {}, lambda: _redact(run_id, present)),
+        ("collect_artifacts", {}, lambda: _collect(run_id, present)),
     ]  # fmt: skip
 
 
-def _failed_steps(scan_run_id: int, present: set[str]) -> list[tuple[str, dict, Callable]]:
+def _failed_steps(run: ScanRun, present: set[str]) -> list[Step]:
+    run_id = run.id
     return [
         ("send_webhooks", {"event": "scan_run.failed"},
-         lambda: send_event("scan_run.failed", scan_run_id)),
-        ("automate_failure", {}, lambda: automate_failure(scan_run_id)),
-        ("collect_artifacts", {}, lambda: _collect(scan_run_id, present)),
+         lambda: add_event_deliveries("scan_run.failed", run_id)),
+        ("collect_artifacts", {}, lambda: _collect(run_id, present)),
+        ("automate_failure", {}, lambda: automate_failure(run_id)),
     ]  # fmt: skip
 
 
 # The after-commit work of a finished run, by its status (API.md 3.4 and 3.5): the events
-# first, then the report customers wait for, then the storage housekeeping.
+# first, then the report customers wait for, then the storage housekeeping. Steps leave
+# their writes in the session (the runner commits them with the job's "done" mark); a
+# step may commit sooner (redaction stamps its progress, emails are recorded first).
 FOLLOW_UPS = {"completed": _completed_steps, "failed": _failed_steps}
 
 
 @job("finish_scan_run")
 def finish_scan_run(scan_run_id: int) -> None:
-    """Run the after-commit work of a finished run, step by step, in this one job.
+    """Run the after-commit work of a finished run, all of it in this one job.
 
-    The run's prefix is listed once for both storage steps. A step that raises is
-    handed to the outbox as a job of its own (its first attempt counted, due after
-    ``SPLIT_RETRY_DELAY``, committed at once) and the next step runs.
+    First all steps in one transaction, committed with the job's "done" mark: a run's
+    work then costs one commit. If a step raises, that is rolled back and each step runs
+    again on its own (they are idempotent), committed one by one; a step that raises
+    again is handed to the outbox as a job of its own (its first attempt counted, due
+    after ``SPLIT_RETRY_DELAY``) and the other steps still run.
     """
-    status = db.session.scalar(select(ScanRun.status).where(ScanRun.id == scan_run_id))
-    db.session.rollback()
-    steps = FOLLOW_UPS.get(status)
-    if steps is None:
+    run = db.session.get(ScanRun, scan_run_id)
+    if run is None or run.status not in FOLLOW_UPS:
         return
     present = set(storage().list(run_prefix(scan_run_id)))
-    for name, args, step in steps(scan_run_id, present):
+    try:
+        for _name, _args, step in FOLLOW_UPS[run.status](run, present):
+            step()
+        return
+    except Exception:  # noqa: BLE001 - the steps run one by one below
+        db.session.rollback()
+    run = db.session.get(ScanRun, scan_run_id)
+    for name, args, step in FOLLOW_UPS[run.status](run, present):
         try:
             step()
+            db.session.commit()
         except Exception as error:  # noqa: BLE001 - the step is retried as a job of its own
             db.session.rollback()
             log.warning(
@@ -281,3 +306,4 @@ def finish_scan_run(scan_run_id: int) -> None:
                 **args,
             )
             db.session.commit()
+            run = db.session.get(ScanRun, scan_run_id)

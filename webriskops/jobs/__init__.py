@@ -45,8 +45,11 @@ def init_app(app: Flask) -> None:
 
 
 def _run_in_background(outbox_id: int) -> None:
-    runner.run(outbox_id)
-    outbox.dispatch_ready()
+    try:
+        runner.run(outbox_id)
+        outbox.dispatch_ready()
+    finally:
+        runner.release_lock_connection()  # pool threads come and go
 
 
 def _sweep_in_background() -> int:

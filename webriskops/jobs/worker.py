@@ -28,6 +28,7 @@ from flask import Flask, has_app_context
 from rq import get_current_job
 from rq.worker import SimpleWorker
 
+from webriskops.database import relax_commits
 from webriskops.extensions import db
 from webriskops.jobs import outbox, queue, runner
 from webriskops.observability import JsonFormatter
@@ -47,6 +48,8 @@ def worker_app() -> Flask:
         from webriskops import create_app  # the app imports every feature: build it on use
 
         _worker_app = create_app()
+        with _worker_app.app_context():
+            relax_commits(db.engine)
     return _worker_app
 
 

@@ -24,11 +24,11 @@ def generate_report(scan_run_id: int) -> None:
     mark: a report is never ready without its event, and no extra job is spent on it.
     """
     run = db.session.get(ScanRun, scan_run_id)
-    if run is None or run.status != "completed" or run.report_status == "ready":
+    if run is None:
         db.session.rollback()
         return
     try:
-        summary = build_summary(run)
+        prepare_report(run)
     except Exception:
         db.session.rollback()
         db.session.execute(
@@ -36,9 +36,18 @@ def generate_report(scan_run_id: int) -> None:
         )
         db.session.commit()
         raise
-    run.report_summary = summary
+    db.session.commit()
+
+
+def prepare_report(run: ScanRun) -> None:
+    """Set a completed run's report and its ``report.ready`` deliveries, without committing.
+
+    Does nothing for a run that is not completed or whose report is ready already.
+    """
+    if run.status != "completed" or run.report_status == "ready":
+        return
+    run.report_summary = build_summary(run)
     run.report_status = "ready"
     run.report_generated_at = utcnow()
     add_event_deliveries("report.ready", run.id)
-    db.session.commit()
-    log.info("scan run %s: report ready", scan_run_id)
+    log.info("scan run %s: report ready", run.id)

@@ -32,6 +32,7 @@ import orjson
 from flask import current_app
 from sqlalchemy import select
 
+from webriskops.database import durable_commit
 from webriskops.extensions import db
 from webriskops.jobs import outbox
 from webriskops.models import Organization, Project, ScanRun
@@ -304,7 +305,7 @@ def deliver(delivery_id: int, attempt: int) -> str:
         delivery.message_id,
         delivery.payload.encode(),
     )
-    db.session.commit()
+    durable_commit()  # on disk before the request goes out
 
     clock = time.perf_counter()
     response = post(url, secret, message_id, payload)
