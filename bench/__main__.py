@@ -511,7 +511,7 @@ def run_pipeline(args: argparse.Namespace, artifacts: str, runs) -> dict:
 def report_pipeline(report: Report, results: dict, args: argparse.Namespace) -> None:
     """Section 3: postback to report ready."""
     report.say(
-        f"#### 3. End to end: postback to report ready ({args.burst} single-page runs, "
+        f"## 3. End to end: postback to report ready ({args.burst} single-page runs, "
         "then 1000 x 10 right after them, then 500 x 10 alone)\n"
     )
     report.say(
