@@ -1,7 +1,7 @@
 """pipeline: when an outbox job started, webhook attempts recorded before they are made
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02 17:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

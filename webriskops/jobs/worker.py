@@ -10,7 +10,8 @@ its outbox row, and the process manager starts the worker again.
 One RQ job runs its outbox row and then takes further waiting rows of the same queue
 (``queue.take_waiting``) for up to ``BATCH_SIZE`` rows or ``queue.BATCH_SECONDS``, so a
 backlog costs one RQ round trip per batch. Each row still runs under its task's own
-time limit. While idle, the worker sweeps the outbox every ``SWEEP_INTERVAL`` seconds.
+time limit. While idle, the worker sweeps every ``SWEEP_INTERVAL`` seconds: scan runs
+whose lease expired are requeued or timed out (``webriskops.scans``), then the outbox.
 
 When Redis goes away, the worker waits for it (with backoff) and carries on instead of
 exiting. RQ's own log lines go out as the app's JSON lines, one per event, with any
@@ -32,6 +33,7 @@ from webriskops.database import relax_commits
 from webriskops.extensions import db
 from webriskops.jobs import outbox, queue, runner
 from webriskops.observability import JsonFormatter
+from webriskops.scans.services import sweep_runs
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +149,11 @@ class OutboxWorker(SimpleWorker):
             super().run_maintenance_tasks()
 
     def sweep(self) -> int:
-        """One outbox sweep in the app context; logs instead of raising."""
+        """Sweep overdue scan runs, then the outbox, in the app context; logs instead of raising."""
         self._last_sweep = time.monotonic()
         try:
             with self.app.app_context():
+                sweep_runs()  # lease expiry and SCAN_TIMEOUT (API.md 3.9) record outbox work
                 handed = outbox.sweep()
                 db.session.remove()
         except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval
