@@ -8,13 +8,16 @@ See ``bench/README.md``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "webriskops_bench"
+# Overridable so that two benchmarks on one machine do not drop each other's database or
+# flush each other's queue.
+DATABASE = os.environ.get("WRO_BENCH_DATABASE", "webriskops_bench")
 # psycopg wants ``postgresql://``; the app is given Heroku's ``postgres://`` spelling.
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
 APP_DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get("WRO_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECRET = "bench-secret"

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import ADMIN_URL, ROOT
+from bench import ADMIN_URL, ROOT, pipeline
 from bench.ingest import (
     Client,
     GunicornFlags,
@@ -86,6 +86,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--top", type=int, default=15, help="profile entries to list")
     parser.add_argument("--profile-singles", type=int, default=200, help="single postbacks")
     parser.add_argument("--no-redaction", action="store_true", help="skip redaction_bench.py")
+    parser.add_argument("--burst", type=int, default=300, help="end-to-end burst of runs")
+    parser.add_argument("--soak", type=int, default=0, help="runs through one worker, RSS")
+    parser.add_argument("--pipeline-only", action="store_true", help="end to end only")
     parser.add_argument("--results", default=str(DEFAULT_RESULTS))
     return parser.parse_args(argv)
 
@@ -432,11 +435,16 @@ def benchmark(args: argparse.Namespace) -> None:
         per_config = args.requests + 10 * max(WORKER_COUNTS)
         needed = len(WORKER_COUNTS) * per_config + int(TARGET_RATE * args.rate_seconds) + 20
         runs = create_runs(needed + 3 * args.repeats * len(LARGE_SHAPES))
+        end_to_end_runs = create_runs(4 * (args.burst + 20) + args.soak + 10)
 
-        single, posted = run_single(args, flags, env, runs)
-        fixed, fixed_floor, fixed_posted = run_fixed_rate(args, flags, env, runs)
-        large = run_large(args, flags, env, runs)
-        measured = [ours for ours, _ in single.values()] + [fixed]
+        if args.pipeline_only:
+            single, posted, fixed, fixed_floor, fixed_posted, large = {}, [], None, None, [], {}
+        else:
+            single, posted = run_single(args, flags, env, runs)
+            fixed, fixed_floor, fixed_posted = run_fixed_rate(args, flags, env, runs)
+            large = run_large(args, flags, env, runs)
+        end_to_end = run_pipeline(args, artifacts, end_to_end_runs)
+        measured = [ours for ours, _ in single.values()] + ([fixed] if fixed else [])
         warm_ups = len(posted) + len(fixed_posted) - sum(len(r.latencies) for r in measured)
         answered = warm_ups + sum(r.statuses.get(202, 0) for r in measured)
         completed = completed_count(posted + fixed_posted)
@@ -462,10 +470,12 @@ def benchmark(args: argparse.Namespace) -> None:
         else "postbacks carry no `Idempotency-Key`"
     )
     report.say(f"Server: `{flags.describe()}` (app and floor alike); {jobs}; {keys}.\n")
-    report_single(report, single, args.concurrency)
-    report_fixed(report, fixed, fixed_floor, args.rate_seconds)
-    report_large(report, large, args.repeats)
-    report_targets(report, single, fixed, large)
+    if not args.pipeline_only:
+        report_single(report, single, args.concurrency)
+        report_fixed(report, fixed, fixed_floor, args.rate_seconds)
+        report_large(report, large, args.repeats)
+        report_targets(report, single, fixed, large)
+    report_pipeline(report, end_to_end, args)
     report.say(
         f"Check: {completed} single-page runs completed in the database for {answered} "
         f"202 answers (warm-ups included). Benchmark took {time.perf_counter() - started:.0f} s. "
@@ -476,6 +486,95 @@ def benchmark(args: argparse.Namespace) -> None:
     if Path(args.results) == DEFAULT_RESULTS:
         update_readme(report.lines)
         progress(f"updated the results in {README}")
+
+
+def run_pipeline(args: argparse.Namespace, artifacts: str, runs) -> dict:
+    """The end-to-end measurements: with Redis and 1 or 2 workers, and without Redis."""
+    with_redis = server_env(inline_jobs=False, artifacts_dir=artifacts)
+    without = server_env(inline_jobs=True, artifacts_dir=artifacts)
+    results = {}
+    for label, env, workers in (
+        ("REDIS_URL, 1 worker", with_redis, 1),
+        ("REDIS_URL, 2 workers", with_redis, 2),
+        ("no REDIS_URL (background pool)", without, 0),
+    ):
+        progress(f"end to end: {label}")
+        flush_queue()
+        results[label] = pipeline.measure(label, env, workers, runs, args.burst, timeout=300)
+    if args.soak:
+        progress(f"soak: {args.soak} runs through one worker")
+        flush_queue()
+        results["soak"] = pipeline.soak(with_redis, runs, args.soak)
+    return results
+
+
+def report_pipeline(report: Report, results: dict, args: argparse.Namespace) -> None:
+    """Section 3: postback to report ready."""
+    report.say(
+        f"## 3. End to end: postback to report ready ({args.burst} single-page runs, "
+        "then 1000 x 10 right after them, then 500 x 10 alone)\n"
+    )
+    report.say(
+        "Web tier: gunicorn, 2 sync workers. Workers: `rq worker --worker-class "
+        "webriskops.jobs.worker.OutboxWorker webriskops webriskops-webhooks` on the same "
+        "Redis and PostgreSQL; without REDIS_URL the web processes' background pools. "
+        "Runs/s counts from the first postback to the last `report_generated_at`.\n"
+    )
+    report.say(
+        "| setup | accepted | accept/s | runs/s end to end | last report after | "
+        "1000x10 202 | 1000x10 ready after its 202 | 500x10 202 | 500x10 ready after | "
+        "worker RSS MB |"
+    )
+    report.say("|---|---|---|---|---|---|---|---|---|---|")
+    for label, result in results.items():
+        if label == "soak":
+            continue
+        large, medium = result.large_after_burst, result.medium_idle
+        rss = " / ".join(f"{value:.0f}" for value in result.worker_rss_mb) or "-"
+        report.say(
+            f"| {label} | {result.accepted}/{result.burst} | {result.accept_rate:.0f} | "
+            f"{result.end_to_end_rate:.1f} | {result.last_ready_seconds:.2f} s | "
+            f"{large.accept_seconds:.2f} s ({large.status}) | {large.ready_seconds:.2f} s | "
+            f"{medium.accept_seconds:.2f} s | {medium.ready_seconds:.2f} s | {rss} |"
+        )
+    report.say("")
+    one = results.get("REDIS_URL, 1 worker")
+    two = results.get("REDIS_URL, 2 workers")
+    none = results.get("no REDIS_URL (background pool)")
+    if one and two and one.end_to_end_rate:
+        report.say(
+            f"Scale-out: 2 workers finish {two.end_to_end_rate / one.end_to_end_rate:.2f}x "
+            "the runs/s of one.\n"
+        )
+    targets = []
+    if one:
+        targets.append(("one worker: >= 100 runs/s end to end", one.end_to_end_rate >= 100))
+        targets.append(
+            (
+                "1000 x 10 ready within 3 s of its 202, right after the burst",
+                one.large_after_burst.ready_seconds <= 3,
+            )
+        )
+        targets.append(("5,000 findings ready within 1 s", one.medium_idle.ready_seconds <= 1))
+    if one and none:
+        ratio = none.large_after_burst.accept_seconds / max(
+            one.large_after_burst.accept_seconds, 1e-9
+        )
+        targets.append(
+            (f"no REDIS_URL: 1000 x 10 202 within 1.5x of with Redis ({ratio:.2f}x)", ratio <= 1.5)
+        )
+        targets.append(
+            (
+                f"no REDIS_URL: >= 120 single-page postbacks/s ({none.accept_rate:.0f})",
+                none.accept_rate >= 120,
+            )
+        )
+    for text, ok in targets:
+        report.say(f"- {'PASS' if ok else 'FAIL'}: {text}")
+    report.say("")
+    if soak := results.get("soak"):
+        points = ", ".join(f"{done}: {rss:.0f} MB" for done, rss in soak)
+        report.say(f"Worker RSS over {soak[-1][0]} single-page runs (runs done: RSS): {points}.\n")
 
 
 def update_readme(lines: list[str]) -> None:

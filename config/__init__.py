@@ -109,6 +109,11 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Without REDIS_URL: run after-commit jobs in a background pool of the web process
+    # (the 202 goes out first). The test suite runs them inline to assert on them.
+    JOBS_IN_BACKGROUND = True
+    # /metrics is served only when this is set, to "Authorization: Bearer <token>".
+    METRICS_TOKEN = os.environ.get("WRO_METRICS_TOKEN") or None
 
     SCANNER_SHARED_SECRET = os.environ.get("WRO_SCANNER_SHARED_SECRET") or None
     SCANNER_SHARED_SECRET_PREVIOUS = os.environ.get("WRO_SCANNER_SHARED_SECRET_PREVIOUS") or None
@@ -188,6 +193,8 @@ class TestConfig(DevelopmentConfig):
     SCANNER_SHARED_SECRET = "test-scanner-secret-0123456789"  # noqa: S105 - tests only
     SCANNER_SHARED_SECRET_PREVIOUS = None
     REDIS_URL = None
+    JOBS_IN_BACKGROUND = False
+    METRICS_TOKEN = None
     S3_ENDPOINT = None
     SMTP_URL = None
     WTF_CSRF_ENABLED = True

@@ -40,6 +40,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
         errors,
         health,
         jobs,
+        metrics,
         observability,
         ratelimit,
         redis_client,
@@ -67,6 +68,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     ratelimit.init_app(app)
     throttle.init_app(app)
     health.init_app(app)
+    metrics.init_app(app)
     with app.app_context():
         # The scanner secrets are redacted wherever they appear, whatever their format.
         app.extensions["redactor"] = Redactor(literal_secrets=configured_secrets())

@@ -12,7 +12,7 @@ waiting. On PostgreSQL the same call is a no-op and rows are locked with
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from webriskops.extensions import db
@@ -35,6 +35,32 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+def relax_commits(engine: Engine) -> None:
+    """Let this process's PostgreSQL commits return before their WAL is on disk.
+
+    For the job worker, whose every task is idempotent: a commit lost in a PostgreSQL
+    crash takes every later one with it (the WAL is written in order), so the outbox row
+    is not ``done`` either and the job simply runs again. The few commits that must not
+    be lost because something outside the database follows them (an email, a webhook
+    request) use ``durable_commit``.
+    """
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _async_commit_on_connect)
+
+
+def _async_commit_on_connect(dbapi_connection, _record) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    dbapi_connection.commit()
+
+
+def durable_commit() -> None:
+    """Commit the session's transaction and wait until it is on disk, whatever the session."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO on"))
+    db.session.commit()
 
 
 def is_postgresql(engine: Engine | None = None) -> bool:

@@ -8,6 +8,7 @@ is never logged and never part of an error message.
 
 from __future__ import annotations
 
+import email.utils
 import re
 import smtplib
 import ssl
@@ -69,10 +70,21 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     )
 
 
-def send_email(smtp_url: str, to: str, subject: str, body: str) -> None:
-    """Send one plain-text email."""
+def message_id(smtp_url: str, scan_run_id: int, event: str, user_id: int) -> str:
+    """A ``Message-ID`` that is the same every time this event is told to this user."""
+    address = email.utils.parseaddr(parse_smtp_url(smtp_url).sender)[1]
+    domain = address.rpartition("@")[2] or "webriskops.invalid"
+    return f"<scan-run-{scan_run_id}.{event}.user-{user_id}@{domain}>"
+
+
+def send_email(
+    smtp_url: str, to: str, subject: str, body: str, *, message_id: str | None = None
+) -> None:
+    """Send one plain-text email (with the given ``Message-ID``, to make retries recognizable)."""
     settings = parse_smtp_url(smtp_url)
     message = EmailMessage()
+    if message_id:
+        message["Message-ID"] = message_id
     message["From"] = settings.sender
     message["To"] = to
     message["Subject"] = _one_line(subject)

@@ -50,6 +50,9 @@ class ObjectStorage(Protocol):
     def delete(self, key: str) -> None:
         """Remove an object; a missing one is not an error."""
 
+    def delete_many(self, keys: list[str]) -> None:
+        """Remove several objects (missing ones are not an error)."""
+
     def list(self, prefix: str) -> Iterator[str]:
         """Every key under ``prefix``."""
 
@@ -102,6 +105,11 @@ class LocalStorage:
                 folder.rmdir()
             except OSError:  # not empty (or already gone): stop climbing
                 break
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Remove several objects (missing ones are not an error)."""
+        for key in keys:
+            self.delete(key)
 
     def list(self, prefix: str) -> Iterator[str]:
         """Every key under ``prefix``."""
@@ -187,6 +195,19 @@ class S3Storage:
         """Remove an object; a missing one is not an error."""
         self._ensure_bucket()
         self.client.remove_object(self.bucket, key)
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Remove objects with S3's multi-object delete (up to 1000 keys per request)."""
+        from minio.deleteobjects import DeleteObject
+
+        self._ensure_bucket()
+        for start in range(0, len(keys), 1000):
+            errors = self.client.remove_objects(
+                self.bucket, [DeleteObject(key) for key in keys[start : start + 1000]]
+            )
+            for error in errors:  # lazily evaluated: iterating sends the request
+                if error.code not in ("NoSuchKey", "NoSuchObject"):
+                    raise OSError(f"could not delete {error.name}: {error.code}")
 
     def list(self, prefix: str) -> Iterator[str]:
         """Every key under ``prefix``."""

@@ -84,7 +84,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 MAX_PAGE_NUMBER = 10**9
 MAX_PER_PAGE = 100
 
-# How RQ keeps an outbox job: its run time limit, and how long results and failures stay.
+# A task's run time limit, and how long RQ keeps job results and failures.
 JOB_TIMEOUT = 300
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600

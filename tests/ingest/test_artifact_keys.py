@@ -9,9 +9,8 @@ from sqlalchemy import update
 
 from tests import payloads
 from webriskops.extensions import db
-from webriskops.ingest import fastpath
+from webriskops.ingest import fastpath, tasks
 from webriskops.ingest.schemas import CompletedResultSchema
-from webriskops.jobs import tasks
 from webriskops.models import ScanPage
 from webriskops.storage import canonical_key, storage
 

@@ -26,7 +26,7 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import ROOT, SCANNER_SECRET
 from webriskops.extensions import db
-from webriskops.jobs import queue
+from webriskops.jobs import queue, registry
 from webriskops.models import OutboxJob
 
 
@@ -71,9 +71,13 @@ def post(client: FlaskClient, scanner_headers: dict[str, str]) -> Callable[..., 
     return send
 
 
-def work() -> None:
-    """Run every queued job with a real RQ worker in this process (burst mode)."""
-    SimpleWorker([queue.queue()], connection=queue.connection()).work(burst=True)
+def work(*queue_names: str) -> None:
+    """Run every queued job with a real RQ worker in this process (burst mode).
+
+    All queues by default; name some to leave the others waiting.
+    """
+    queues = [queue.queue(name) for name in queue_names or registry.QUEUES]
+    SimpleWorker(queues, connection=queue.connection()).work(burst=True)
 
 
 def outbox_rows() -> list[OutboxJob]:
@@ -125,14 +129,16 @@ def rq_worker(
     started: list[WorkerProcess] = []
 
     def start(
-        worker_class: str = "webriskops.jobs.worker.OutboxWorker", **env: str
+        worker_class: str = "webriskops.jobs.worker.OutboxWorker",
+        url: str | None = None,
+        **env: str,
     ) -> WorkerProcess:
         log = tmp_path / f"worker-{len(started)}.log"
         environment = {
             **os.environ,
             "WRO_ENV": "development",
             "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
+            "REDIS_URL": url or redis_url,
             "WRO_ARTIFACTS_DIR": str(artifacts_dir),
             "WRO_SCANNER_SHARED_SECRET": SCANNER_SECRET,
             **env,
@@ -143,10 +149,10 @@ def rq_worker(
                     str(Path(sys.executable).with_name("rq")),
                     "worker",
                     "--url",
-                    redis_url,
+                    url or redis_url,
                     "--worker-class",
                     worker_class,
-                    queue.QUEUE_NAME,
+                    *registry.QUEUES,
                 ],
                 cwd=ROOT,
                 env=environment,

@@ -12,7 +12,7 @@ from tests import payloads
 from tests.conftest import SCANNER_SECRET
 from tests.jobs.conftest import AWS_KEY, GITHUB_TOKEN, SECRET_HTML, outbox_rows
 from webriskops.extensions import db
-from webriskops.jobs import tasks
+from webriskops.ingest import tasks
 from webriskops.models import Artifact
 from webriskops.storage import S3Storage, storage
 

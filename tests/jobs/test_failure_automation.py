@@ -15,7 +15,7 @@ import pytest
 from tests import payloads
 from tests.jobs.conftest import outbox_rows
 from webriskops import notifications
-from webriskops.jobs import tasks
+from webriskops.ingest import tasks
 from webriskops.models import OwnerNotification
 
 SMTP_PASSWORD = "s3cret-smtp-pass"  # noqa: S105 - the fake server's
@@ -132,11 +132,53 @@ def test_owners_are_emailed_once_when_a_run_fails(
     assert {row.state for row in outbox_rows()} == {"done"}
 
 
+class Killed(BaseException):
+    """The worker dies (SIGKILL cannot be caught; this ends the task just as abruptly)."""
+
+
+def test_a_worker_killed_mid_smtp_never_emails_an_owner_twice(
+    app, post, make_run, org_with_people, smtp_server, monkeypatch
+):
+    run = make_run(org_with_people)
+    with monkeypatch.context() as patch:
+        patch.setitem(tasks.FOLLOW_UPS, "failed", lambda scan_run_id, present: [])
+        assert post(payloads.failed(run.id)).status_code == 202
+    send = notifications.send_email
+
+    def send_then_die(*args: Any, **kwargs: Any) -> None:
+        send(*args, **kwargs)
+        raise Killed  # the server has the email; the worker dies before recording anything
+
+    monkeypatch.setattr(notifications, "send_email", send_then_die)
+    with pytest.raises(Killed):
+        tasks.automate_failure(run.id)
+    monkeypatch.undo()
+    tasks.automate_failure(run.id)  # the retry after the crash
+    tasks.automate_failure(run.id)
+
+    recipients = sorted(m["to"][0] for m in smtp_server.messages)
+    assert recipients == ["owner1@acme.test", "owner2@acme.test"]  # at most once each
+    ids = {m["to"][0]: m["message"]["Message-ID"] for m in smtp_server.messages}
+    owner = ids["owner1@acme.test"]
+    assert owner.startswith(f"<scan-run-{run.id}.scan_run.failed.user-") and owner.endswith(
+        "@acme.test>"
+    )
+    assert len(set(ids.values())) == 2
+
+
+def test_the_message_id_is_the_same_on_every_try(app):
+    url = "smtp://127.0.0.1:25/?from=WebRiskOps%20%3Calerts@acme.test%3E"
+    first = notifications.message_id(url, 7, "scan_run.failed", 3)
+    assert first == notifications.message_id(url, 7, "scan_run.failed", 3)
+    assert first == "<scan-run-7.scan_run.failed.user-3@acme.test>"
+    assert first != notifications.message_id(url, 7, "scan_run.failed", 4)
+
+
 def test_without_smtp_owners_are_notified_by_a_log_line(
     app, post, make_run, org_with_people, caplog
 ):
     run = make_run(org_with_people)
-    with caplog.at_level(logging.WARNING, logger="webriskops.jobs.tasks"):
+    with caplog.at_level(logging.WARNING, logger="webriskops.ingest.tasks"):
         assert post(payloads.failed(run.id)).status_code == 202
         tasks.automate_failure(run.id)
     lines = [r.getMessage() for r in caplog.records if "notified by log" in r.getMessage()]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tests import payloads
 from tests.jobs.conftest import SECRET_HTML, outbox_rows
 from webriskops.extensions import db
-from webriskops.jobs import runner, tasks
+from webriskops.jobs import registry, runner
 from webriskops.models import Artifact, OutboxJob, ScanRun
 from webriskops.models.webhooks import OwnerNotification, WebhookDelivery
 from webriskops.storage import storage
@@ -59,6 +59,8 @@ def test_every_job_run_twice_changes_nothing(app, post, make_run, make_user, out
     calls = [(job.id, job.name, dict(job.args)) for job in jobs]
     db.session.rollback()
     for outbox_id, name, args in calls:
-        assert runner.run_outbox_job(outbox_id) == "skipped"  # the same outbox job again
-        tasks.TASKS[name](**args)  # the task itself again
+        assert runner.run(outbox_id) == "skipped"  # the same outbox job again
+        registry.get(name).function(**args)  # the task itself again
+    for name in ("redact_snapshots", "collect_artifacts", "generate_report", "automate_failure"):
+        registry.get(name).function(scan_run_id=run.id)  # each step of the run's job alone
     assert state(run.id) == after_first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,16 +16,15 @@ from sqlalchemy import update
 from tests import payloads
 from tests.jobs.conftest import SECRET_HTML, outbox_rows, work
 from webriskops.extensions import db
-from webriskops.jobs import outbox, queue, tasks
+from webriskops.ingest import tasks
+from webriskops.jobs import outbox, queue, registry
 from webriskops.jobs import runner as job_runner
 from webriskops.models import OutboxJob, ScanRun
 from webriskops.models.base import utcnow
 from webriskops.storage import storage
 
-# What a postback records, and what that job fans out into in a worker.
+# What a postback records: one job that does the whole run's after-commit work.
 FINISH = "finish_scan_run"
-COMPLETED_JOBS = ["redact_snapshots", "collect_artifacts", "generate_report", "send_webhooks"]
-FAILED_JOBS = ["collect_artifacts", "automate_failure", "send_webhooks"]
 
 
 def upload_artifacts(run_id: int) -> None:
@@ -49,14 +49,14 @@ def test_jobs_are_enqueued_only_after_commit_and_run_by_a_worker(
     seen: list[tuple[str, int]] = []
     enqueue = queue.enqueue_fresh
 
-    def enqueue_and_look(outbox_ids: list[int]) -> None:
+    def enqueue_and_look(rows: list[tuple[int, str]]) -> None:
         # What a worker would see at this moment, through a connection of its own.
         with psycopg.connect(plain_url(database_url)) as other:
-            for outbox_id in outbox_ids:
+            for outbox_id, _queue_name in rows:
                 status = other.execute("SELECT status FROM scan_runs WHERE id = %s", (run.id,))
                 row = other.execute("SELECT name FROM outbox_jobs WHERE id = %s", (outbox_id,))
                 seen.append((status.fetchone()[0], row.fetchone() is not None))
-        enqueue(outbox_ids)
+        enqueue(rows)
 
     monkeypatch.setattr(queue, "enqueue_fresh", enqueue_and_look)
     response = post(payloads.completed(run.id))
@@ -68,18 +68,13 @@ def test_jobs_are_enqueued_only_after_commit_and_run_by_a_worker(
 
     work()
 
+    # The one job did the run's whole work: no further job, no further queue round trip.
     rows = outbox_rows()
-    assert [row.name for row in rows][:5] == [FINISH, *COMPLETED_JOBS]
-    assert {row.state for row in rows} == {"done"}
-    assert all(row.attempts == 1 for row in rows)
-    # The fanned-out jobs, too, were visible to other connections when enqueued.
-    assert seen == [("completed", True)] * len(rows)
+    assert [(row.name, row.state, row.attempts) for row in rows] == [(FINISH, "done", 1)]
+    assert seen == [("completed", True)]
     run = db.session.get(ScanRun, run.id)
     assert run.report_status == "ready"
     assert b"[REDACTED:" in storage().get(f"scan-runs/{run.id}/page-0.html")
-    # generate_report recorded report.ready webhooks, handed over and run by the worker too.
-    assert [row.name for row in rows][-1] == "send_webhooks"
-    assert rows[-1].args == {"event": "report.ready", "scan_run_id": run.id}
 
 
 def test_a_rolled_back_postback_enqueues_and_runs_nothing(app, post, make_run, monkeypatch):
@@ -142,7 +137,7 @@ def test_a_redis_outage_during_postbacks_loses_no_job(app, post, make_run, runne
 
     work()
     rows = outbox_rows()
-    assert len(rows) == 3 + 4 + 3 + 4 + 2  # 3 fan-outs, their jobs, 2 report.ready
+    assert len(rows) == 3
     assert {row.state for row in rows} == {"done"}
     assert all(row.attempts == 1 for row in rows)
     db.session.rollback()
@@ -163,8 +158,7 @@ def test_a_job_handed_over_twice_runs_once(app, post, make_run):
         queue.enqueue_outbox_job(outbox_id)  # finished jobs are replaced: they run again
     work()
     rows = outbox_rows()
-    assert [row.name for row in rows][:5] == [FINISH, *COMPLETED_JOBS]
-    assert len(rows) == 6  # the fan-out ran again as a job but recorded nothing twice
+    assert [row.name for row in rows] == [FINISH]
     assert {row.state for row in rows} == {"done"}
     assert all(row.attempts == 1 for row in rows)  # the second run was skipped as done
 
@@ -180,13 +174,21 @@ def test_a_failing_job_is_retried_later_without_waiting_then_given_up(
         calls.append(scan_run_id)
         raise OSError("storage unreachable")
 
-    monkeypatch.setitem(tasks.TASKS, "collect_artifacts", broken)
+    # Inside the run's job the step fails and is split off as a job of its own.
+    monkeypatch.setattr(tasks, "_collect", lambda scan_run_id, present: broken(scan_run_id))
+    task = registry.TASKS["collect_artifacts"]
+    monkeypatch.setitem(registry.TASKS, "collect_artifacts", replace(task, function=broken))
     post(payloads.completed(run.id))
     work()
+    finish = next(row for row in outbox_rows() if row.name == FINISH)
+    assert finish.state == "done"
     job = next(row for row in outbox_rows() if row.name == "collect_artifacts")
-    assert (job.state, job.attempts, calls) == ("pending", 1, [run.id])
+    # Tried with the other steps, then alone within the run's job: one attempt counted.
+    assert (job.state, job.attempts, calls) == ("pending", 1, [run.id, run.id])
     assert job.last_error == "OSError: storage unreachable"
     assert job.available_at > utcnow() + timedelta(seconds=20)
+    db.session.rollback()
+    assert db.session.get(ScanRun, run.id).report_status == "ready"  # the other steps ran
 
     assert outbox.sweep() == 0  # not due yet
     for _ in range(2, job_runner.MAX_ATTEMPTS + 1):
@@ -195,7 +197,7 @@ def test_a_failing_job_is_retried_later_without_waiting_then_given_up(
         work()
     job = next(row for row in outbox_rows() if row.name == "collect_artifacts")
     assert (job.state, job.attempts) == ("failed", job_runner.MAX_ATTEMPTS)
-    assert len(calls) == job_runner.MAX_ATTEMPTS
+    assert len(calls) == job_runner.MAX_ATTEMPTS + 1
     make_due(job.id)
     assert outbox.sweep() == 0
 
@@ -219,7 +221,7 @@ def test_the_sweeper_replaces_a_job_redis_lost(app, post, make_run):
     assert outbox.sweep() == 1
     work()
     rows = outbox_rows()
-    assert [row.name for row in rows] == [FINISH, *FAILED_JOBS]
+    assert [row.name for row in rows] == [FINISH]
     assert {row.state for row in rows} == {"done"}
 
 
@@ -229,7 +231,7 @@ def test_jobs_committed_but_never_pushed_are_handed_over_by_the_sweeper(
     run = make_run()
     upload_artifacts(run.id)
     # The process dies between the commit and the push to Redis.
-    monkeypatch.setattr(queue, "enqueue_fresh", lambda outbox_ids: None)
+    monkeypatch.setattr(queue, "enqueue_fresh", lambda rows: None)
     assert post(payloads.completed(run.id)).status_code == 202
     assert [(row.name, row.state) for row in outbox_rows()] == [(FINISH, "enqueued")]
     assert queued_ids() == []
@@ -239,9 +241,7 @@ def test_jobs_committed_but_never_pushed_are_handed_over_by_the_sweeper(
     assert outbox.sweep() == 1
     work()
     rows = outbox_rows()
-    assert [row.name for row in rows][:5] == [FINISH, *COMPLETED_JOBS]
-    assert {row.state for row in rows} == {"done"}
-    assert all(row.attempts == 1 for row in rows)
+    assert [(row.name, row.state, row.attempts) for row in rows] == [(FINISH, "done", 1)]
 
 
 def age_hand_overs() -> None:
@@ -261,15 +261,17 @@ def test_jobs_run_in_process_without_redis(app, post, make_run, monkeypatch):
     upload_artifacts(run.id)
     assert post(payloads.completed(run.id)).status_code == 202
     rows = outbox_rows()
-    assert [row.name for row in rows] == [FINISH, *COMPLETED_JOBS, "send_webhooks"]
-    assert {row.state for row in rows} == {"done"}
-    assert app.extensions["redis"] is None  # Redis was never asked (or created)
+    assert [(row.name, row.state) for row in rows] == [(FINISH, "done")]
+    assert app.extensions.get("redis") is None  # Redis was never asked (or created)
     db.session.rollback()
     assert db.session.get(ScanRun, run.id).report_status == "ready"
 
 
-def test_the_fan_out_commits_its_jobs_with_its_done_mark(app, post, make_run, monkeypatch):
+def test_a_run_job_killed_before_its_done_mark_runs_again_and_changes_nothing(
+    app, post, make_run, monkeypatch
+):
     run = make_run()
+    upload_artifacts(run.id)
     post(payloads.completed(run.id))
     (finish,) = outbox_rows()
     set_state = job_runner._set
@@ -283,9 +285,15 @@ def test_the_fan_out_commits_its_jobs_with_its_done_mark(app, post, make_run, mo
     with pytest.raises(RuntimeError):
         job_runner.run(finish.id)
     db.session.rollback()
-    assert [row.name for row in outbox_rows()] == [FINISH]  # nothing fanned out yet
+    run = db.session.get(ScanRun, run.id)
+    generated_at = run.report_generated_at
+    redacted = storage().get(f"scan-runs/{run.id}/page-0.html")
+    assert run.report_status == "ready" and b"[REDACTED:" in redacted
 
     monkeypatch.undo()
     assert job_runner.run(finish.id) == "done"
     assert job_runner.run(finish.id) == "skipped"
-    assert [row.name for row in outbox_rows()] == [FINISH, *COMPLETED_JOBS]
+    assert [(row.name, row.attempts) for row in outbox_rows()] == [(FINISH, 2)]
+    db.session.rollback()
+    assert db.session.get(ScanRun, run.id).report_generated_at == generated_at
+    assert storage().get(f"scan-runs/{run.id}/page-0.html") == redacted

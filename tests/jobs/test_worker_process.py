@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import pytest
+from rq import Queue
 from sqlalchemy import select
 
 from tests import payloads
 from tests.jobs.conftest import AWS_KEY, GITHUB_TOKEN, SECRET_HTML, outbox_rows, wait_until
+from tests.webhooks.conftest import add_endpoint, receiver  # noqa: F401  (a fixture)
 from webriskops.extensions import db
+from webriskops.jobs import queue
 from webriskops.models import Artifact, ScanRun
 from webriskops.storage import storage
 
@@ -62,33 +63,46 @@ def test_a_worker_process_runs_the_jobs_in_the_app(app, post, make_run, rq_worke
     assert worker.process.poll() is None
 
 
-@pytest.mark.parametrize("victim", ["whole worker", "work horse"])
-def test_a_worker_killed_mid_job_leaves_a_correct_result(
-    app, post, make_run, rq_worker, tmp_path: Path, victim: str
+def test_a_worker_killed_mid_batch_leaves_every_job_done_exactly_once(
+    app,
+    post,
+    make_run,
+    make_project,
+    rq_worker,
+    runner,
+    receiver,  # noqa: F811
+    tmp_path: Path,
 ):
-    run = make_run()
-    upload_pages(run.id, 3)
-    assert post(payloads.multi(run.id, pages=3)).status_code == 202
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True  # the receiver is on loopback
+    project = make_project()
+    runs = [make_run(project) for _ in range(6)]
+    # Added after the runs were created: no scan_run.queued events, 2 events per run.
+    add_endpoint(runner, project.organization_id, receiver.url)
+    for run in runs:
+        upload_pages(run.id, 2)
+        assert post(payloads.multi(run.id, pages=2)).status_code == 202
     gate = tmp_path / "gate"
-    worker = rq_worker("tests.jobs.gated_worker.GatedWorker", WRO_TEST_GATE=str(gate))
+    environment = {"WRO_TEST_GATE": str(gate), "WRO_WEBHOOKS_ALLOW_PRIVATE": "1"}
+    # The 5th snapshot write is the third run's: the first RQ job has taken the other
+    # runs into its batch by then, and the two before are done.
+    gated = "tests.jobs.gated_worker.GatedWorker"
+    worker = rq_worker(gated, WRO_TEST_GATE_AFTER="5", **environment)
+    wait_until(lambda: gate.exists() and gate.read_text(), timeout=60)
+    finished = [row for row in outbox_rows() if row.name == "finish_scan_run"]
+    assert [row.state for row in finished[:2]] == ["done", "done"]
+    assert (finished[2].state, finished[2].attempts) == ("enqueued", 1)
+    assert Queue(queue.QUEUE_NAME, connection=queue.connection()).count == 0  # all taken
 
-    # The redaction job has rewritten one snapshot and hangs before recording it.
-    horse = int(wait_until(lambda: gate.exists() and gate.read_text(), timeout=60))
-    redact = next(row for row in outbox_rows() if row.name == "redact_snapshots")
-    assert (redact.state, redact.attempts) == ("enqueued", 1)
-    db.session.rollback()
-    assert not any(
-        db.session.scalars(select(Artifact.redacted_at).where(Artifact.scan_run_id == run.id))
-    )
+    worker.kill()  # SIGKILL in the middle of the batch
+    rq_worker(**environment)
 
-    if victim == "whole worker":
-        worker.kill()
-        os.kill(horse, signal.SIGKILL)
-        rq_worker("tests.jobs.gated_worker.GatedWorker", WRO_TEST_GATE=str(gate))
-    else:
-        os.kill(horse, signal.SIGKILL)  # the parent notices and carries on
-
-    wait_until(all_done, timeout=90)
-    assert_correct_result(run.id, 3)
-    redact = next(row for row in outbox_rows() if row.name == "redact_snapshots")
-    assert redact.attempts == 2
+    # The sweeper finds the rows whose RQ jobs went with the batch and hands them over.
+    wait_until(lambda: all_done() and len(receiver.requests) >= 12, timeout=150)
+    for run in runs:
+        assert_correct_result(run.id, 2)
+    rows = outbox_rows()
+    assert [row.attempts for row in rows if row.name == "finish_scan_run"] == [1, 1, 2, 1, 1, 1]
+    deliveries = [row for row in rows if row.name == "deliver_webhook"]
+    assert len(deliveries) == 12 and all(row.attempts == 1 for row in deliveries)
+    webhook_ids = [request.headers["webhook-id"] for request in receiver.requests]
+    assert len(webhook_ids) == 12 and len(set(webhook_ids)) == 12  # each event sent once

@@ -58,7 +58,7 @@ def test_api_cancel_fails_the_run_and_restores_the_credit(app, two_orgs, state):
     org = db.session.get(Organization, org.id, populate_existing=True)
     assert (org.credits, org.reserved_credits) == (5, 0)
     jobs = set(db.session.scalars(select(OutboxJob.name)))
-    assert {"finish_scan_run", "collect_artifacts", "automate_failure", "send_webhooks"} <= jobs
+    assert "finish_scan_run" in jobs  # one job does the failed run's GC, emails and webhooks
 
     again = app.test_client().post(
         f"/api/scan-runs/{run.id}/cancel", headers=bearer(tokens["member"])

@@ -12,9 +12,9 @@ from tests import payloads
 from tests.jobs.conftest import outbox_rows
 from tests.webhooks.conftest import add_endpoint, make_due
 from webriskops.extensions import db
-from webriskops.jobs import outbox, tasks
+from webriskops.jobs import outbox
 from webriskops.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webriskops.webhooks import service, signing
+from webriskops.webhooks import service, signing, tasks
 
 
 def deliveries() -> list[WebhookDelivery]:

@@ -1,7 +1,7 @@
-"""The ``ingest`` blueprint: ``POST /api/scanner/results``."""
+"""The ``ingest`` blueprint: ``POST /api/scanner/results``, and the work after a run finishes."""
 
 from flask import Blueprint
 
 bp = Blueprint("ingest", __name__)
 
-from webriskops.ingest import routes  # noqa: E402,F401  (registers the views)
+from webriskops.ingest import routes, tasks  # noqa: E402,F401  (registers views and jobs)

@@ -2,8 +2,8 @@
 
 The service knows nothing of HTTP. ``ingest_result`` locks the run, decides between
 duplicate, completed and failed, writes everything in one transaction together with
-the outbox row of the after-commit work (``finish_scan_run``, which fans out into the
-run's jobs in a worker), and returns the 202 body.
+the outbox row of the after-commit work (``finish_scan_run``, which does the run's
+whole follow-up work in one job, see ``ingest/tasks.py``), and returns the 202 body.
 """
 
 from __future__ import annotations

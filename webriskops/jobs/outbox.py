@@ -2,8 +2,9 @@
 
 ``record`` adds an ``OutboxJob`` row to the current transaction. When that
 transaction commits, the new rows become ready and ``dispatch_ready`` hands them to
-RQ (or, without ``REDIS_URL``, runs them in-process right away); on rollback they are
-forgotten together with the rows. Anything not handed over (Redis down, process
+RQ, each on its task's queue (or, without ``REDIS_URL``, to the process's bounded
+background pool, ``background``); on rollback they are forgotten together with the
+rows. Anything not handed over (Redis down, process
 killed between commit and hand-over) stays ``pending`` and ``sweep`` picks it up, as
 it picks up retries once their ``available_at`` has come and jobs whose RQ job was
 lost (a worker killed mid-job, Redis restarted empty).
@@ -26,6 +27,7 @@ from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from webriskops.extensions import db
+from webriskops.jobs import background, queue, registry, runner
 from webriskops.models import OutboxJob
 from webriskops.models.base import as_utc, utcnow
 
@@ -42,17 +44,23 @@ HAND_OVER_GRACE = timedelta(seconds=30)
 _hooks_installed = False
 
 
-def record(name: str, *, available_at: datetime | None = None, **args: int | str) -> None:
+def record(
+    name: str,
+    *,
+    available_at: datetime | None = None,
+    attempts_made: int = 0,
+    last_error: str | None = None,
+    **args: int | str,
+) -> None:
     """Add a job to the current transaction; it runs only if the transaction commits.
 
     ``args`` are ids and names only (never payloads or secrets). ``available_at`` delays
-    the job: it is then left to the sweeper instead of being handed over at commit. The
-    jobs recorded in a transaction are written together, in one ``INSERT``, just before
-    it commits.
+    the job: it is then left to the sweeper instead of being handed over at commit.
+    ``attempts_made`` and ``last_error`` carry over a first attempt made elsewhere (a
+    step of a bigger job). The jobs recorded in a transaction are written together, in
+    one ``INSERT``, just before it commits.
     """
-    from webriskops.jobs.tasks import TASKS
-
-    if name not in TASKS:
+    if name not in registry.TASKS:
         raise ValueError(f"unknown job {name!r}")
     now = utcnow()
     due = available_at is None or available_at <= now
@@ -61,7 +69,8 @@ def record(name: str, *, available_at: datetime | None = None, **args: int | str
         "name": name,
         "args": args,
         "state": "enqueued" if queued else "pending",
-        "attempts": 0,
+        "attempts": attempts_made,
+        "last_error": last_error,
         "available_at": available_at or now,
         "created_at": now,
         "enqueued_at": now if queued else None,
@@ -86,7 +95,11 @@ def install_session_hooks() -> None:
             table = OutboxJob.__table__
             statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
             ids = session.connection().execute(statement, [row for row, _ in recorded]).scalars()
-            due = [job_id for job_id, (_, due) in zip(ids, recorded, strict=True) if due]
+            due = [
+                (job_id, row["name"])
+                for job_id, (row, due) in zip(ids, recorded, strict=True)
+                if due
+            ]
             session.info.setdefault(_NEW, []).extend(due)
 
     @event.listens_for(Session, "after_commit")
@@ -103,21 +116,26 @@ def install_session_hooks() -> None:
 def dispatch_ready() -> int:
     """Hand the jobs committed by this session to the queue; returns how many.
 
-    In-process jobs may record follow-up jobs (a ready report sends ``report.ready``),
-    so this goes on until nothing new is ready.
+    Without a queue, jobs run inline (tests, ``JOBS_IN_BACKGROUND`` off) or in the
+    background pool; inline jobs may record follow-up jobs, so this goes on until nothing
+    new is ready.
     """
     handed = 0
-    while ids := db.session.info.pop(_READY, None):
-        handed += _hand_over_fresh(ids) if current_app.config.get("REDIS_URL") else _hand_over(ids)
+    while ready := db.session.info.pop(_READY, None):
+        if current_app.config.get("REDIS_URL"):
+            handed += _hand_over_fresh(ready)
+        elif current_app.config.get("JOBS_IN_BACKGROUND"):
+            handed += background.submit([job_id for job_id, _name in ready])
+        else:
+            handed += _hand_over(ready)
     return handed
 
 
-def _hand_over_fresh(ids: list[int]) -> int:
+def _hand_over_fresh(ready: list[tuple[int, str]]) -> int:
     """Push just-committed rows (written ``enqueued``) to RQ in one Redis round trip."""
-    from webriskops.jobs import queue
-
+    ids = [job_id for job_id, _name in ready]
     try:
-        queue.enqueue_fresh(ids)
+        queue.enqueue_fresh([(job_id, registry.get(name).queue) for job_id, name in ready])
     except Exception as error:  # noqa: BLE001 - the sweeper hands them over later
         db.session.execute(
             update(OutboxJob)
@@ -132,38 +150,43 @@ def _hand_over_fresh(ids: list[int]) -> int:
     return len(ids)
 
 
-def sweep() -> int:
-    """Hand over every due pending job and re-enqueue jobs the queue lost; returns how many."""
-    due = list(
-        db.session.scalars(
-            select(OutboxJob.id)
-            .where(OutboxJob.state == "pending", OutboxJob.available_at <= utcnow())
-            .order_by(OutboxJob.id)
-            .limit(SWEEP_BATCH)
-        )
+def sweep(*, older_than: timedelta | None = None) -> int:
+    """Hand over every due pending job and re-enqueue jobs the queue lost; returns how many.
+
+    ``older_than`` leaves alone pending rows created more recently (the background pool
+    of a live process may be about to run them).
+    """
+    now = utcnow()
+    query = (
+        select(OutboxJob.id, OutboxJob.name)
+        .where(OutboxJob.state == "pending", OutboxJob.available_at <= now)
+        .order_by(OutboxJob.id)
+        .limit(SWEEP_BATCH)
     )
+    if older_than is not None:
+        query = query.where(OutboxJob.created_at <= now - older_than)
+    due = [(job_id, name) for job_id, name in db.session.execute(query)]
     lost = _lost_jobs() if current_app.config.get("REDIS_URL") else []
     db.session.rollback()
     return _hand_over(due) + _hand_over(lost, replace=True) + dispatch_ready()
 
 
-def _lost_jobs() -> list[int]:
+def _lost_jobs() -> list[tuple[int, str]]:
     """Rows marked ``enqueued`` whose RQ job will never run them.
 
     That is: Redis has no such job, or it finished or failed without the row being done
     (the runner's last commit failed, or RQ gave up), or it is "started" but no process
     holds the row's run lock (the worker was killed mid-job).
     """
-    from webriskops.jobs import queue, runner
-
-    enqueued = dict(
-        db.session.execute(
-            select(OutboxJob.id, OutboxJob.enqueued_at)
+    enqueued = {
+        job_id: (enqueued_at, name)
+        for job_id, enqueued_at, name in db.session.execute(
+            select(OutboxJob.id, OutboxJob.enqueued_at, OutboxJob.name)
             .where(OutboxJob.state == "enqueued")
             .order_by(OutboxJob.id)
             .limit(SWEEP_BATCH)
-        ).all()
-    )
+        )
+    }
     if not enqueued:
         return []
     try:
@@ -176,34 +199,38 @@ def _lost_jobs() -> list[int]:
     for outbox_id, status in statuses.items():
         if status in queue.WAITING:
             continue
-        if status is None and enqueued[outbox_id] and as_utc(enqueued[outbox_id]) > recent:
+        enqueued_at = enqueued[outbox_id][0]
+        if status is None and enqueued_at and as_utc(enqueued_at) > recent:
             continue  # committed a moment ago; its push may still be on the way
-        if status == "started" and runner.is_running(outbox_id) is not False:
+        # "started", or taken into another job's batch (its RQ job is gone): lost only if
+        # no live process holds the row's lock.
+        if status in (None, "started") and runner.is_running(outbox_id):
             continue
         lost.append(outbox_id)
     if not lost:
         return []
     # A job may have finished between the two reads; only rows still enqueued are lost.
-    return list(
-        db.session.scalars(
+    return [
+        (job_id, enqueued[job_id][1])
+        for job_id in db.session.scalars(
             select(OutboxJob.id)
             .where(OutboxJob.id.in_(lost), OutboxJob.state == "enqueued")
             .order_by(OutboxJob.id)
         )
-    )
+    ]
 
 
-def _hand_over(ids: list[int], *, replace: bool = False) -> int:
-    from webriskops.jobs import queue, runner
-
-    if not ids:
+def _hand_over(jobs: list[tuple[int, str]], *, replace: bool = False) -> int:
+    if not jobs:
         return 0
     if not current_app.config.get("REDIS_URL"):
-        for job_id in ids:
+        if current_app.config.get("JOBS_IN_BACKGROUND"):
+            return background.submit([job_id for job_id, _name in jobs])
+        for job_id, _name in jobs:
             runner.run(job_id)
-        return len(ids)
+        return len(jobs)
     handed = 0
-    for job_id in ids:
+    for job_id, name in jobs:
         marked = db.session.execute(
             update(OutboxJob)
             .where(OutboxJob.id == job_id, OutboxJob.state.in_(("pending", "enqueued")))
@@ -213,7 +240,7 @@ def _hand_over(ids: list[int], *, replace: bool = False) -> int:
         if not marked:
             continue  # done or given up meanwhile
         try:
-            queue.enqueue_outbox_job(job_id, replace=replace)
+            queue.enqueue_outbox_job(job_id, registry.get(name).queue, replace=replace)
         except Exception as error:  # noqa: BLE001 - the sweeper retries whatever failed
             db.session.execute(
                 update(OutboxJob)

@@ -1,5 +1,9 @@
 """Running one outbox job: load it, run its task in the app context, record the outcome.
 
+``run`` is called by the RQ worker (``worker.run_outbox_job``), by the background pool
+of a process without Redis and inline in tests. Each task runs under its registered time
+limit (``timeouts.time_limit``; enforced in a worker's main thread).
+
 A job runs at most once at a time: on PostgreSQL the runner holds a session advisory lock
 named after the row on a connection of its own, so a second copy of the same job (handed
 over twice, or re-enqueued by the sweeper) sees "busy" and stops. The lock goes with the
@@ -13,15 +17,17 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from flask import Flask, has_app_context
-from sqlalchemy import text, update
+from sqlalchemy import Connection, text, update
 
 from webriskops.database import is_postgresql
 from webriskops.extensions import db
+from webriskops.jobs import registry
+from webriskops.jobs.timeouts import JobTimeout, time_limit
 from webriskops.models import OutboxJob
 from webriskops.models.base import as_utc, utcnow
 
@@ -31,34 +37,7 @@ MAX_ATTEMPTS = 5
 RETRY_DELAYS = (30, 120, 600, 1800)  # seconds after attempt 1, 2, 3, 4; ±20 % jitter
 # Advisory lock keys of outbox rows: this base plus the row id (a namespace of its own).
 LOCK_BASE = 0x5752_4F00_0000_0000
-_worker_app: Flask | None = None
-
-
-def run_outbox_job(outbox_id: int) -> str:
-    """RQ entry point: run one outbox job in the app, then hand over the jobs it recorded."""
-    if has_app_context():
-        return _run_and_dispatch(outbox_id)
-    with worker_app().app_context():
-        return _run_and_dispatch(outbox_id)
-
-
-def worker_app() -> Flask:
-    """The app of a worker process (created once, on first use)."""
-    global _worker_app
-    if _worker_app is None:
-        from webriskops import create_app
-
-        _worker_app = create_app()
-    return _worker_app
-
-
-def _run_and_dispatch(outbox_id: int) -> str:
-    from webriskops.jobs import outbox
-
-    try:
-        return run(outbox_id)
-    finally:
-        outbox.dispatch_ready()
+_locks = threading.local()
 
 
 def run(outbox_id: int) -> str:
@@ -86,25 +65,67 @@ def _exclusive(outbox_id: int) -> Iterator[bool]:
         yield True
         return
     key = LOCK_BASE + outbox_id
-    connection = db.engine.connect()
+    connection = _lock_connection()
     acquired = False
     try:
         acquired = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
-        connection.commit()
         yield acquired
     finally:
         try:
             if acquired:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                connection.commit()
-        except Exception:  # noqa: BLE001 - never return a connection that may hold the lock
-            connection.invalidate()
+        except Exception:  # noqa: BLE001 - never keep a connection that may hold the lock
+            _drop_lock_connection()
+
+
+def _lock_connection() -> Connection:
+    """This thread's autocommit connection for advisory locks, kept for the process's life.
+
+    Taking a lock is then one round trip, with no pool checkout and no commit. Locks are
+    re-entrant per connection, so each thread has its own.
+    """
+    engine = db.engine
+    connection: Connection | None = getattr(_locks, "connection", None)
+    if connection is not None and connection.engine is not engine:
+        _drop_lock_connection()  # another app (tests build many); its locks are released
+        connection = None
+    if connection is None or connection.closed or connection.invalidated:
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        _locks.connection = connection
+    return connection
+
+
+def release_lock_connection() -> None:
+    """Close this thread's lock connection (a thread that ends must not leave it open)."""
+    _drop_lock_connection()
+
+
+def _drop_lock_connection() -> None:
+    connection = getattr(_locks, "connection", None)
+    _locks.connection = None
+    if connection is not None:
+        connection.invalidate()
         connection.close()
 
 
-def _run_locked(outbox_id: int) -> str:
-    from webriskops.jobs.tasks import TASKS
-
+def _claim(outbox_id: int) -> tuple[str, dict, int] | str:
+    """Count an attempt of a due, unfinished row in one statement; or why it cannot run."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboxJob)
+        .where(
+            OutboxJob.id == outbox_id,
+            OutboxJob.state.in_(("pending", "enqueued")),
+            OutboxJob.available_at <= now,
+            OutboxJob.attempts < MAX_ATTEMPTS,
+        )
+        .values(attempts=OutboxJob.attempts + 1, started_at=now)
+        .returning(OutboxJob.name, OutboxJob.args, OutboxJob.attempts)
+    ).one_or_none()
+    if claimed is not None:
+        db.session.commit()
+        return claimed.name, dict(claimed.args), claimed.attempts
+    db.session.rollback()
     job = db.session.get(OutboxJob, outbox_id, populate_existing=True)
     if job is None or job.state in ("done", "failed"):
         db.session.rollback()
@@ -112,18 +133,28 @@ def _run_locked(outbox_id: int) -> str:
     if as_utc(job.available_at) > utcnow():
         db.session.rollback()
         return "not due"
-    name, args, attempt = job.name, dict(job.args), job.attempts + 1
-    if attempt > MAX_ATTEMPTS:
-        _set(outbox_id, state="failed", finished_at=utcnow())
-        log.error("outbox job %s (%s) gave up after %d attempts", outbox_id, name, job.attempts)
-        return "failed"
-    # Counted before the task runs, so an attempt that kills the worker is counted too.
-    _set(outbox_id, attempts=attempt)
+    name, attempts = job.name, job.attempts
+    _set(outbox_id, state="failed", finished_at=utcnow())
+    log.error("outbox job %s (%s) gave up after %d attempts", outbox_id, name, attempts)
+    return "failed"
+
+
+def _run_locked(outbox_id: int) -> str:
+    # The attempt is counted before the task runs, so one that kills the worker counts too.
+    claimed = _claim(outbox_id)
+    if isinstance(claimed, str):
+        return claimed
+    name, args, attempt = claimed
+    task = registry.get(name)
     try:
-        TASKS[name](**args)
+        with time_limit(task.timeout):
+            task.function(**args)
     except Exception as error:
         db.session.rollback()
-        message = f"{type(error).__name__}: {str(error)[:500]}"
+        if isinstance(error, JobTimeout):
+            message = f"JobTimeout: stopped after {task.timeout} s"
+        else:
+            message = f"{type(error).__name__}: {str(error)[:500]}"
         if attempt >= MAX_ATTEMPTS:
             _set(outbox_id, state="failed", finished_at=utcnow(), last_error=message)
             log.exception("outbox job %s (%s) failed for good", outbox_id, name)

@@ -33,5 +33,6 @@ class OutboxJob(db.Model):
     available_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)  # of the latest attempt
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
     last_error: Mapped[str | None] = mapped_column(Text)

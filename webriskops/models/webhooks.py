@@ -78,7 +78,8 @@ class WebhookAttempt(db.Model):
     __table_args__ = (
         UniqueConstraint("delivery_id", "number"),
         CheckConstraint(
-            "outcome IN ('succeeded', 'retry', 'failed', 'gone')", name="outcome_known"
+            "outcome IN ('sending', 'succeeded', 'retry', 'interrupted', 'failed', 'gone')",
+            name="outcome_known",
         ),
     )
 

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("reports", __name__)
 
-from webriskops.reports import api, views  # noqa: E402,F401  (registers the views)
+from webriskops.reports import api, tasks, views  # noqa: E402,F401  (registers views and jobs)

@@ -1,20 +1,28 @@
 """Webhook endpoints, event deliveries and the attempts that carry them.
 
-``send_event`` turns one run event into one delivery per active endpoint of the run's
-organization and records a ``deliver_webhook`` outbox job for each (same transaction).
-``deliver`` makes one attempt: a signed POST to a checked address. A 2xx ends the
-delivery as ``succeeded``; ``410 Gone`` disables the endpoint; a timeout, connection
-error or any other status schedules the next attempt through the outbox after an
-exponential backoff with jitter (at least ``Retry-After``), until ``MAX_ATTEMPTS``.
-Nothing here sleeps: waiting is the outbox's ``available_at``.
+``add_event_deliveries`` turns one run event into one delivery per active endpoint of the
+run's organization and records a ``deliver_webhook`` outbox job for each, in the caller's
+transaction (``send_event`` commits it). ``deliver`` makes one attempt: a signed POST to a
+checked address within ``ATTEMPT_DEADLINE_SECONDS`` of wall-clock time (connect, send and
+read together, however slowly the receiver dribbles its answer). The attempt is recorded
+(``sending``) and committed before the request goes out, so a worker that dies mid-request
+leaves a trace, and the next run of the job records it as ``interrupted`` and schedules
+the next attempt with the same ``webhook-id``. A 2xx ends the delivery as ``succeeded``;
+``410 Gone`` disables the endpoint; a timeout, connection error or any other status
+schedules the next attempt through the outbox after an exponential backoff with jitter
+(at least ``Retry-After``), until ``MAX_ATTEMPTS``. Nothing here sleeps: waiting is the
+outbox's ``available_at``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import random
 import secrets
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +31,9 @@ import orjson
 from flask import current_app
 from sqlalchemy import select
 
+from webriskops.database import durable_commit
 from webriskops.extensions import db
+from webriskops.jobs import outbox
 from webriskops.models import Organization, Project, ScanRun
 from webriskops.models.base import isoformat, utcnow
 from webriskops.models.webhooks import (
@@ -43,7 +53,11 @@ BACKOFF_FACTOR = 4.0
 BACKOFF_MAX_SECONDS = 6 * 3600.0
 JITTER = 0.2  # each delay is drawn from ±20 % of its nominal value
 RETRY_AFTER_MAX_SECONDS = 24 * 3600.0
-TIMEOUT_SECONDS = 10.0
+TIMEOUT_SECONDS = 10.0  # for each connect, send or read on the socket
+# Wall-clock limit of one attempt, connect + send + read: a receiver that sends one header
+# line every few seconds never trips the per-read timeout, so a timer cuts the socket.
+ATTEMPT_DEADLINE_SECONDS = 15.0
+INTERRUPTED = "the worker stopped during the attempt"
 RESPONSE_EXCERPT_BYTES = 1024
 USER_AGENT = "WebRiskOps-Webhooks/1.0"
 
@@ -89,23 +103,31 @@ def event_payload(event: str, run: ScanRun, organization_id: int) -> dict:
 
 
 def send_event(event: str, scan_run_id: int) -> int:
-    """Create the deliveries of one event (once per endpoint, however often this runs)."""
-    from webriskops.jobs import outbox
+    """Create the deliveries of one event and commit (once per endpoint, however often)."""
+    created = add_event_deliveries(event, scan_run_id)
+    db.session.commit()
+    return created
 
+
+def add_event_deliveries(event: str, scan_run_id: int) -> int:
+    """Add the deliveries of one event and their outbox jobs to the current transaction.
+
+    Endpoints that already have a delivery of this event for this run are skipped, so
+    this is idempotent. Returns how many deliveries were added.
+    """
     if event not in WEBHOOK_EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
     run = db.session.get(ScanRun, scan_run_id)
     if run is None:
-        db.session.rollback()
         return 0
-    organization_id = db.session.execute(
-        select(Project.organization_id).where(Project.id == run.project_id)
-    ).scalar_one()
-    endpoints = db.session.scalars(
-        select(WebhookEndpoint)
-        .where(WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.active)
+    endpoints = db.session.execute(
+        select(WebhookEndpoint.id, Project.organization_id)
+        .join(Project, Project.organization_id == WebhookEndpoint.organization_id)
+        .where(Project.id == run.project_id, WebhookEndpoint.active)
         .order_by(WebhookEndpoint.id)
     ).all()
+    if not endpoints:  # the common case costs one query
+        return 0
     already = set(
         db.session.scalars(
             select(WebhookDelivery.endpoint_id).where(
@@ -113,13 +135,13 @@ def send_event(event: str, scan_run_id: int) -> int:
             )
         )
     )
-    body = orjson.dumps(event_payload(event, run, organization_id)).decode()
+    body = orjson.dumps(event_payload(event, run, endpoints[0].organization_id)).decode()
     created = []
-    for endpoint in endpoints:
-        if endpoint.id in already:
+    for endpoint_id, _organization_id in endpoints:
+        if endpoint_id in already:
             continue
         delivery = WebhookDelivery(
-            endpoint_id=endpoint.id,
+            endpoint_id=endpoint_id,
             scan_run_id=run.id,
             event_type=event,
             message_id="msg_" + secrets.token_urlsafe(18),
@@ -133,7 +155,6 @@ def send_event(event: str, scan_run_id: int) -> int:
     db.session.flush()
     for delivery in created:
         outbox.record("deliver_webhook", delivery_id=delivery.id, attempt=1)
-    db.session.commit()
     log.info("scan run %s: %s queued for %d endpoint(s)", run.id, event, len(created))
     return len(created)
 
@@ -169,7 +190,8 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
 
 
 def post(url: str, secret: str, message_id: str, body: bytes) -> Response:
-    """One signed POST to a checked address; never raises for network trouble."""
+    """One signed POST to a checked address within the attempt deadline; never raises."""
+    deadline = time.monotonic() + ATTEMPT_DEADLINE_SECONDS
     allow_private = current_app.config.get("WEBHOOKS_ALLOW_PRIVATE", False)
     try:
         destination = ssrf.resolve(url, allow_private=allow_private)
@@ -183,78 +205,124 @@ def post(url: str, secret: str, message_id: str, body: bytes) -> Response:
         **signing.headers(secret, message_id, body),
     }
     connection = None
+    watchdog = None
     try:
-        connection = destination.connect(TIMEOUT_SECONDS)
+        remaining = deadline - time.monotonic()
+        connection = destination.connect(max(0.01, min(TIMEOUT_SECONDS, remaining)))
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, (connection,))
+        watchdog.daemon = True
+        watchdog.start()
         connection.request("POST", destination.target, body=body, headers=headers)
         answer = connection.getresponse()
         answer.read(RESPONSE_EXCERPT_BYTES)  # a bounded read; the body is not kept
+        if time.monotonic() >= deadline:
+            return _deadline_passed()
         return Response(
             status_code=answer.status,
             retry_after=parse_retry_after(answer.getheader("Retry-After")),
         )
     except TimeoutError:
+        if time.monotonic() >= deadline:
+            return _deadline_passed()
         return Response(error=f"timeout after {TIMEOUT_SECONDS:g} s")
     except (OSError, ValueError, http.client.HTTPException) as error:
+        if time.monotonic() >= deadline:
+            return _deadline_passed()  # the watchdog cut the socket
         return Response(error=f"{type(error).__name__}: {error}"[:500])
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         if connection is not None:
             connection.close()
+
+
+def _deadline_passed() -> Response:
+    return Response(error=f"timeout: no complete answer within {ATTEMPT_DEADLINE_SECONDS:g} s")
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """End a connection that ran past the deadline; the blocked read returns at once."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def deliver(delivery_id: int, attempt: int) -> str:
     """Make attempt number ``attempt`` of a delivery; returns the attempt's outcome.
 
     A stale call (the delivery is finished, or this attempt was already made) does nothing,
-    so running the same outbox job twice sends nothing twice.
+    so running the same outbox job twice sends nothing twice. An attempt found ``sending``
+    was cut short by a dying worker: it is recorded as ``interrupted`` and the next one is
+    scheduled (the receiver may or may not have got it; the ``webhook-id`` is the same).
     """
-    from webriskops.jobs import outbox
-
     delivery = db.session.execute(
         select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
     ).scalar_one_or_none()
-    if delivery is None or delivery.status != "pending" or delivery.attempts >= attempt:
+    if delivery is None or delivery.status != "pending" or delivery.attempts > attempt:
         db.session.rollback()
         return "skipped"
+    if delivery.attempts == attempt:
+        record = db.session.scalar(
+            select(WebhookAttempt).where(
+                WebhookAttempt.delivery_id == delivery.id, WebhookAttempt.number == attempt
+            )
+        )
+        if record is None or record.outcome != "sending":
+            db.session.rollback()
+            return "skipped"
+        record.error = INTERRUPTED
+        return _settle(delivery, record, Response(error=INTERRUPTED), "interrupted")
     endpoint = db.session.get(WebhookEndpoint, delivery.endpoint_id)
     if not endpoint.active:
         _finish(delivery, "failed", error="endpoint disabled")
         db.session.commit()
         return "failed"
 
-    started, clock = utcnow(), time.perf_counter()
-    response = post(endpoint.url, endpoint.secret, delivery.message_id, delivery.payload.encode())
-    duration_ms = round((time.perf_counter() - clock) * 1000)
+    # Recorded and committed before the request goes out: a crash leaves this trace.
+    record = WebhookAttempt(
+        delivery_id=delivery.id, number=attempt, started_at=utcnow(), outcome="sending"
+    )
+    db.session.add(record)
+    delivery.attempts = attempt
+    url, secret, message_id, payload = (
+        endpoint.url,
+        endpoint.secret,
+        delivery.message_id,
+        delivery.payload.encode(),
+    )
+    durable_commit()  # on disk before the request goes out
 
-    retry_at: datetime | None = None
-    if response.ok:
-        outcome = "succeeded"
-    elif response.status_code == 410:
-        outcome = "gone"
+    clock = time.perf_counter()
+    response = post(url, secret, message_id, payload)
+    record.duration_ms = round((time.perf_counter() - clock) * 1000)
+    record.status_code = response.status_code
+    record.error = response.error
+    if response.status_code == 410:
         endpoint.active = False
         endpoint.disabled_at = utcnow()
         endpoint.disabled_reason = "410 Gone"
-    elif response.blocked or attempt >= MAX_ATTEMPTS:
-        outcome = "failed"
-    else:
-        outcome = "retry"
-        retry_at = utcnow() + timedelta(seconds=retry_delay(attempt, response.retry_after))
+        return _settle(delivery, record, response, "gone")
+    return _settle(delivery, record, response, "succeeded" if response.ok else None)
 
-    db.session.add(
-        WebhookAttempt(
-            delivery_id=delivery.id,
-            number=attempt,
-            started_at=started,
-            duration_ms=duration_ms,
-            status_code=response.status_code,
-            error=response.error,
-            outcome=outcome,
-            retry_at=retry_at,
-        )
-    )
-    delivery.attempts = attempt
+
+def _settle(
+    delivery: WebhookDelivery, record: WebhookAttempt, response: Response, outcome: str | None
+) -> str:
+    """Record what came of an attempt and schedule the next one if there is to be one."""
+    attempt = record.number
+    retry_at: datetime | None = None
+    if outcome is None or outcome == "interrupted":
+        if response.blocked or attempt >= MAX_ATTEMPTS:
+            outcome = "failed"
+        else:
+            outcome = outcome or "retry"
+            retry_at = utcnow() + timedelta(seconds=retry_delay(attempt, response.retry_after))
+    record.outcome = outcome
+    record.retry_at = retry_at
     delivery.last_status_code = response.status_code
     delivery.last_error = response.error
-    if outcome == "retry":
+    if retry_at is not None:
         delivery.next_attempt_at = retry_at
         outbox.record(
             "deliver_webhook", delivery_id=delivery.id, attempt=attempt + 1, available_at=retry_at
@@ -264,7 +332,7 @@ def deliver(delivery_id: int, attempt: int) -> str:
     db.session.commit()
     log.info(
         "webhook delivery %s attempt %d: %s (%s)",
-        delivery_id,
+        delivery.id,
         attempt,
         outcome,
         response.status_code or "no response",

@@ -1,0 +1,197 @@
+"""End to end: from the first postback to the last report ready, with real workers.
+
+The web tier runs as production does (gunicorn, 2 sync workers). With ``REDIS_URL`` the
+after-commit work runs in 1 or 2 ``rq worker`` processes of the Procfile's kind on the
+same Redis and PostgreSQL (as two machines would run them); without it, in the web
+processes' background pools. For each setup:
+
+- a **burst** of single-page runs (5 issues each) posted from 8 connections as fast as
+  they are accepted: the accept rate, and runs per second from the first postback to the
+  last report ready (``report_generated_at`` in the database);
+- right after the burst's last 202 (its backlog still being worked off), one postback
+  of 1000 pages x 10 issues: its 202 time, and the time from its 202 to its report ready;
+- on an idle system, 500 x 10 (5,000 findings): 202 time and time to its report.
+
+``soak`` pushes many single-page runs through one worker and samples its RSS.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from bench import PG_URL, REDIS_URL, ROOT
+from bench.floor import proc_status_kb
+from bench.ingest import GunicornFlags, Server, closed_loop, multi_page, post_once, single_page
+
+RQ = str(Path(sys.executable).with_name("rq"))
+QUEUES = ("webriskops", "webriskops-webhooks")
+WEB_WORKERS = 2
+CONCURRENCY = 8
+POLL_SECONDS = 0.02
+
+
+class Workers:
+    """``count`` rq worker processes of the Procfile's kind; stop() them when done."""
+
+    def __init__(self, count: int, env: dict[str, str]) -> None:
+        self.processes = [
+            subprocess.Popen(
+                [RQ, "worker", "--url", REDIS_URL, "--worker-class",
+                 "webriskops.jobs.worker.OutboxWorker", *QUEUES],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(count)
+        ]  # fmt: skip
+        time.sleep(3)  # app built, registered, listening
+
+    def rss_mb(self) -> list[float]:
+        """Each worker's resident set size now, in MB."""
+        return [proc_status_kb(p.pid, "VmRSS") / 1024 for p in self.processes]
+
+    def stop(self) -> None:
+        """SIGTERM (warm shutdown), then SIGKILL."""
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@dataclass
+class Timed:
+    """One large postback: its 202 time and from its 202 to its report ready."""
+
+    status: int = 0
+    accept_seconds: float = 0.0
+    ready_seconds: float = float("nan")
+
+
+@dataclass
+class PipelineResult:
+    """What one setup (with or without Redis, N workers) measured."""
+
+    label: str
+    burst: int = 0
+    accepted: int = 0
+    accept_rate: float = 0.0
+    end_to_end_rate: float = 0.0
+    last_ready_seconds: float = 0.0
+    large_after_burst: Timed = field(default_factory=Timed)
+    medium_idle: Timed = field(default_factory=Timed)
+    worker_rss_mb: list[float] = field(default_factory=list)
+
+
+def reports_ready(run_ids: list[int]) -> tuple[int, datetime | None]:
+    """How many of the runs have a ready report, and when the last one was generated."""
+    with psycopg.connect(PG_URL) as connection:
+        count, last = connection.execute(
+            "SELECT count(*), max(report_generated_at) FROM scan_runs "
+            "WHERE id = ANY(%s) AND report_status = 'ready'",
+            (run_ids,),
+        ).fetchone()
+    return count, last
+
+
+def wait_ready(run_ids: list[int], timeout: float) -> datetime | None:
+    """Poll until every run's report is ready; the last ``report_generated_at`` (or None)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        count, last = reports_ready(run_ids)
+        if count == len(run_ids):
+            return last
+        time.sleep(POLL_SECONDS)
+    return None
+
+
+def timed_large(port: int, run_id: int, pages: int, issues: int, timeout: float) -> Timed:
+    """Post one large result and wait for its report."""
+    body = multi_page(run_id, pages, issues)
+    status, seconds = post_once(port, body)
+    accepted_at = datetime.now(UTC)
+    result = Timed(status=status, accept_seconds=seconds)
+    if status == 202 and (ready := wait_ready([run_id], timeout)) is not None:
+        result.ready_seconds = max(0.0, (ready - accepted_at).total_seconds())
+    return result
+
+
+def forget_earlier_jobs() -> int:
+    """Mark the jobs of earlier sections done: the accept benchmarks only enqueue them.
+
+    Left pending, the workers measured here would first work off thousands of them
+    (the sweeper hands them over again once their RQ jobs are flushed away).
+    """
+    with psycopg.connect(PG_URL) as connection:
+        return connection.execute(
+            "UPDATE outbox_jobs SET state = 'done', finished_at = now() "
+            "WHERE state IN ('pending', 'enqueued')"
+        ).rowcount
+
+
+def measure(
+    label: str, env: dict[str, str], workers: int, runs: Iterator[int], burst: int, timeout: float
+) -> PipelineResult:
+    """Burst, large-after-burst and 5,000 findings for one setup."""
+    forget_earlier_jobs()
+    flags = GunicornFlags()
+    result = PipelineResult(label=label, burst=burst)
+    pool = Workers(workers, env) if workers else None
+    try:
+        with Server("wsgi:app", WEB_WORKERS, flags, env) as server:
+            warm = [next(runs) for _ in range(10)]
+            closed_loop(server.port, [single_page(run) for run in warm], 2)
+            wait_ready(warm, timeout)
+
+            ids = [next(runs) for _ in range(burst)]
+            bodies = [single_page(run) for run in ids]
+            large_run = next(runs)
+            started = datetime.now(UTC)
+            load = closed_loop(server.port, bodies, CONCURRENCY)
+            result.accepted = load.statuses.get(202, 0)
+            result.accept_rate = load.rate
+            result.large_after_burst = timed_large(server.port, large_run, 1000, 10, timeout)
+            last = wait_ready(ids, timeout)
+            if last is not None:
+                result.last_ready_seconds = (last - started).total_seconds()
+                result.end_to_end_rate = burst / result.last_ready_seconds
+            result.medium_idle = timed_large(server.port, next(runs), 500, 10, timeout)
+            if pool:
+                result.worker_rss_mb = pool.rss_mb()
+    finally:
+        if pool:
+            pool.stop()
+    return result
+
+
+def soak(
+    env: dict[str, str], runs: Iterator[int], jobs: int, samples: int = 5
+) -> list[tuple[int, float]]:
+    """Push ``jobs`` single-page runs through one worker; its RSS after each slice."""
+    forget_earlier_jobs()
+    flags = GunicornFlags()
+    pool = Workers(1, env)
+    points = [(0, pool.rss_mb()[0])]
+    try:
+        with Server("wsgi:app", WEB_WORKERS, flags, env) as server:
+            step = jobs // samples
+            for done in range(step, jobs + 1, step):
+                ids = [next(runs) for _ in range(step)]
+                closed_loop(server.port, [single_page(run) for run in ids], CONCURRENCY)
+                wait_ready(ids, 600)
+                points.append((done, pool.rss_mb()[0]))
+    finally:
+        pool.stop()
+    return points

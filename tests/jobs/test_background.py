@@ -1,0 +1,98 @@
+"""Without Redis: the 202 goes out first, the work follows in a bounded background pool."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests import payloads
+from tests.conftest import make_config
+from tests.jobs.conftest import outbox_rows, wait_until
+from webriskops import create_app
+from webriskops.extensions import db
+from webriskops.ingest import tasks
+from webriskops.jobs import background
+from webriskops.models import OutboxJob, ScanRun
+from webriskops.models.base import utcnow
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """The embedded default: no Redis, jobs in the background pool."""
+    return {"REDIS_URL": None, "JOBS_IN_BACKGROUND": True}
+
+
+@pytest.fixture(autouse=True)
+def stop_pool(app: Flask) -> Iterator[None]:
+    yield
+    background.pool().shutdown()  # before the tables are emptied
+
+
+def report_status(run_id: int) -> str:
+    db.session.rollback()
+    status = db.session.get(ScanRun, run_id).report_status
+    db.session.rollback()
+    return status
+
+
+def test_the_202_does_not_wait_for_the_work(app, post, make_run, monkeypatch):
+    slow_step = tasks.prepare_report
+
+    def slow_report(run: ScanRun) -> None:
+        time.sleep(1.5)
+        slow_step(run)
+
+    monkeypatch.setattr(tasks, "prepare_report", slow_report)
+    run = make_run()
+    started = time.monotonic()
+    assert post(payloads.completed(run.id)).status_code == 202
+    assert time.monotonic() - started < 1.0
+    assert report_status(run.id) == "pending"
+    wait_until(lambda: report_status(run.id) == "ready", timeout=30)
+    wait_until(lambda: {row.state for row in outbox_rows()} == {"done"}, timeout=10)
+
+
+def test_work_left_behind_by_a_crash_is_swept_at_start_up(
+    app, post, make_run, monkeypatch, database_url, artifacts_dir
+):
+    run = make_run()
+    # A postback whose process died before its background job ran: the row is pending.
+    monkeypatch.setattr(background, "submit", lambda ids: 0)
+    assert post(payloads.completed(run.id)).status_code == 202
+    monkeypatch.undo()
+    background.pool().shutdown()  # the process is gone
+    db.session.execute(
+        OutboxJob.__table__.update().values(created_at=utcnow() - timedelta(minutes=5))
+    )
+    db.session.commit()
+    assert [row.state for row in outbox_rows()] == ["pending"]
+
+    restarted = create_app(
+        make_config(
+            SQLALCHEMY_DATABASE_URI=database_url,
+            ARTIFACTS_DIR=str(artifacts_dir),
+            REDIS_URL=None,
+            JOBS_IN_BACKGROUND=True,
+        )
+    )
+    try:
+        restarted.test_client().get("/healthz")  # its first request starts the sweep
+        wait_until(lambda: report_status(run.id) == "ready", timeout=30)
+    finally:
+        with restarted.app_context():
+            background.pool().shutdown()
+            db.engine.dispose()
+
+
+def test_the_backlog_is_bounded(app, monkeypatch):
+    monkeypatch.setattr(background, "MAX_BACKLOG", 2)
+    pool = background.BackgroundPool(app, run=lambda job_id: time.sleep(0.5), sweep=lambda: 0)
+    try:
+        assert pool.submit([1, 2, 3, 4]) == 2  # the rest wait in the outbox for the sweep
+    finally:
+        pool.shutdown()

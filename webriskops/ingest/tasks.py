@@ -1,0 +1,310 @@
+"""The work after a run finishes: one job for the whole run, split only where it fails.
+
+- ``finish_scan_run``: the one job a postback records. It runs the run's follow-up steps
+  (``FOLLOW_UPS``) one after the other in the same job; a step that raises is recorded
+  as an outbox job of its own (retried with backoff by itself) and the others go on.
+  Every step is idempotent, so a crash half-way simply runs the job again.
+- ``redact_snapshots``: rewrite each stored HTML snapshot of a run with the text
+  redaction rules applied, and stamp ``Artifact.redacted_at``.
+- ``collect_artifacts``: delete objects under ``scan-runs/<id>/`` that no stored page,
+  artifact or issue references (completed runs), or all of them (failed runs).
+- ``automate_failure``: tell the project's owners that a run failed (email through
+  ``WRO_SMTP_URL``, else a log line), at most once per owner.
+
+Artifact work lists the run's prefix once and touches only objects that exist, with at
+most ``STORAGE_CONCURRENCY`` storage calls in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from webriskops import notifications
+from webriskops.database import durable_commit
+from webriskops.extensions import db
+from webriskops.jobs import outbox
+from webriskops.jobs.registry import job
+from webriskops.models import Artifact, Issue, Membership, Project, ScanPage, ScanRun, User
+from webriskops.models.base import utcnow
+from webriskops.models.webhooks import OwnerNotification
+from webriskops.redaction import Redactor
+from webriskops.reports.tasks import prepare_report
+from webriskops.storage import ObjectStorage, canonical_key, storage
+from webriskops.webhooks.service import add_event_deliveries
+
+log = logging.getLogger(__name__)
+
+STORAGE_CONCURRENCY = 8
+STAMP_BATCH = 100  # snapshots stamped per commit: a job killed half-way resumes near there
+# A step split off after failing inside ``finish_scan_run`` waits this long before its retry.
+SPLIT_RETRY_DELAY = timedelta(seconds=30)
+FAILURE_EVENT = "scan_run.failed"
+
+
+def run_prefix(scan_run_id: int) -> str:
+    """Where a run's uploads live in storage."""
+    return f"scan-runs/{scan_run_id}/"
+
+
+# --- The run's steps ------------------------------------------------------------------------
+
+
+@job("redact_snapshots")
+def redact_snapshots(scan_run_id: int) -> None:
+    """Redact every stored HTML snapshot of a run in place and record when it was done."""
+    _redact(scan_run_id, set(storage().list(run_prefix(scan_run_id))))
+
+
+def _redact(scan_run_id: int, present: set[str]) -> None:
+    if not present:  # nothing uploaded: every snapshot is missing, one statement stamps them
+        stamped = db.session.execute(
+            update(Artifact)
+            .where(
+                Artifact.scan_run_id == scan_run_id,
+                Artifact.kind == "html_snapshot",
+                Artifact.redacted_at.is_(None),
+            )
+            .values(redacted_at=utcnow())
+        ).rowcount
+        db.session.commit()
+        if stamped:
+            log.warning("scan run %s: %d snapshot(s) missing in storage", scan_run_id, stamped)
+        return
+    pending = db.session.execute(
+        select(Artifact.id, Artifact.storage_key).where(
+            Artifact.scan_run_id == scan_run_id,
+            Artifact.kind == "html_snapshot",
+            Artifact.redacted_at.is_(None),
+        )
+    ).all()
+    if not pending:
+        return
+    missing = [artifact_id for artifact_id, key in pending if key not in present]
+    if missing:
+        log.warning("scan run %s: %d snapshot(s) missing in storage", scan_run_id, len(missing))
+        _stamp(missing)
+    stored = [(artifact_id, key) for artifact_id, key in pending if key in present]
+    redactor: Redactor = current_app.extensions["redactor"]
+    store = storage()
+    with ThreadPoolExecutor(STORAGE_CONCURRENCY, thread_name_prefix="redact") as pool:
+        for start in range(0, len(stored), STAMP_BATCH):
+            chunk = stored[start : start + STAMP_BATCH]
+            done = pool.map(lambda item: _redact_object(store, redactor, item), chunk)
+            _stamp(list(done))
+
+
+def _redact_object(store: ObjectStorage, redactor: Redactor, item: tuple[int, str]) -> int:
+    """Rewrite one snapshot if redaction changes it; returns its artifact id."""
+    artifact_id, key = item
+    try:
+        html = store.get(key)
+    except KeyError:  # deleted since the listing
+        return artifact_id
+    text, encoding = _decode(html)
+    redacted = redactor.redact(text)
+    if redacted != text:
+        content_type = "text/html; charset=utf-8" if encoding == "utf-8" else "text/html"
+        store.put(key, redacted.encode(encoding), content_type)
+    return artifact_id
+
+
+def _stamp(artifact_ids: list[int]) -> None:
+    db.session.execute(
+        update(Artifact).where(Artifact.id.in_(artifact_ids)).values(redacted_at=utcnow())
+    )
+    db.session.commit()
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """Text of a snapshot and how to encode it back without changing untouched bytes."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+@job("collect_artifacts")
+def collect_artifacts(scan_run_id: int) -> None:
+    """Delete objects under ``scan-runs/<id>/`` that the run does not reference.
+
+    A failed run references nothing, so all of its temporary uploads go.
+    """
+    _collect(scan_run_id, set(storage().list(run_prefix(scan_run_id))))
+
+
+def _collect(scan_run_id: int, present: set[str]) -> None:
+    if not present:  # nothing uploaded: nothing to compare, no query needed
+        return
+    run = db.session.get(ScanRun, scan_run_id)
+    if run is None or not run.is_terminal:
+        return
+    keep: set[str] = set()
+    if run.status == "completed":
+        keep.update(
+            db.session.scalars(select(Artifact.storage_key).where(Artifact.scan_run_id == run.id))
+        )
+        for screenshot, snapshot in db.session.execute(
+            select(ScanPage.screenshot_path, ScanPage.html_snapshot_path).where(
+                ScanPage.scan_run_id == run.id
+            )
+        ):
+            keep.update(key for key in (screenshot, snapshot) if key)
+        keep.update(
+            key
+            for key in db.session.scalars(
+                select(Issue.screenshot_path).where(Issue.scan_run_id == run.id)
+            )
+            if key
+        )
+    keep = {canonical_key(key) for key in keep}  # one spelling per file
+    unreferenced = sorted(key for key in present if canonical_key(key) not in keep)
+    if unreferenced:
+        storage().delete_many(unreferenced)
+    log.info("scan run %s: %d unreferenced artifacts removed", scan_run_id, len(unreferenced))
+
+
+@job("automate_failure")
+def automate_failure(scan_run_id: int) -> None:
+    """Tell each owner of the run's organization that it failed (email, or a log line), once.
+
+    Each owner's notification is committed before the email goes out, so a worker killed
+    mid-SMTP never sends a second email (at most once); an email the SMTP server refused
+    gives the row back, so the retry sends it. The ``Message-ID`` is the same on every
+    try, so a mail system that got one twice can tell.
+    """
+    run = db.session.get(ScanRun, scan_run_id)
+    if run is None or run.status != "failed":
+        return
+    project = db.session.get(Project, run.project_id)
+    owners = db.session.execute(
+        select(User.id, User.email)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organization_id == project.organization_id, Membership.role == "owner")
+        .order_by(User.id)
+    ).all()
+    told = set(
+        db.session.scalars(
+            select(OwnerNotification.user_id).where(
+                OwnerNotification.scan_run_id == run.id, OwnerNotification.event == FAILURE_EVENT
+            )
+        )
+    )
+    pending = [(user_id, email) for user_id, email in owners if user_id not in told]
+    smtp_url = current_app.config.get("SMTP_URL")
+    if pending and smtp_url:
+        subject, body = notifications.failed_run_message(run, project)
+        run_id = run.id
+        for user_id, email in pending:
+            notification = OwnerNotification(
+                scan_run_id=run_id, user_id=user_id, event=FAILURE_EVENT, channel="email"
+            )
+            db.session.add(notification)
+            durable_commit()  # on disk before the email goes out
+            message_id = notifications.message_id(smtp_url, run_id, FAILURE_EVENT, user_id)
+            try:
+                notifications.send_email(smtp_url, email, subject, body, message_id=message_id)
+            except Exception:
+                db.session.delete(notification)  # refused: the retry may send it
+                db.session.commit()
+                raise
+    elif pending:
+        for user_id, _email in pending:
+            db.session.add(
+                OwnerNotification(
+                    scan_run_id=run.id, user_id=user_id, event=FAILURE_EVENT, channel="log"
+                )
+            )
+        db.session.commit()
+        log.warning(
+            "scan run %s of project %s failed with %s; %d owner(s) notified by log "
+            "(set WRO_SMTP_URL to email them)",
+            run.id,
+            run.project_id,
+            run.error_code,
+            len(pending),
+        )
+
+
+# --- The one job a postback records ---------------------------------------------------------
+
+
+Step = tuple[str, dict, Callable[[], object]]
+
+
+def _completed_steps(run: ScanRun, present: set[str]) -> list[Step]:
+    run_id = run.id
+    return [
+        ("send_webhooks", {"event": "scan_run.completed"},
+         lambda: add_event_deliveries("scan_run.completed", run_id)),
+        ("generate_report", {}, lambda: prepare_report(run)),
+        ("redact_snapshots", {}, lambda: _redact(run_id, present)),
+        ("collect_artifacts", {}, lambda: _collect(run_id, present)),
+    ]  # fmt: skip
+
+
+def _failed_steps(run: ScanRun, present: set[str]) -> list[Step]:
+    run_id = run.id
+    return [
+        ("send_webhooks", {"event": "scan_run.failed"},
+         lambda: add_event_deliveries("scan_run.failed", run_id)),
+        ("collect_artifacts", {}, lambda: _collect(run_id, present)),
+        ("automate_failure", {}, lambda: automate_failure(run_id)),
+    ]  # fmt: skip
+
+
+# The after-commit work of a finished run, by its status (API.md 3.4 and 3.5): the events
+# first, then the report customers wait for, then the storage housekeeping. Steps leave
+# their writes in the session (the runner commits them with the job's "done" mark); a
+# step may commit sooner (redaction stamps its progress, emails are recorded first).
+FOLLOW_UPS = {"completed": _completed_steps, "failed": _failed_steps}
+
+
+@job("finish_scan_run")
+def finish_scan_run(scan_run_id: int) -> None:
+    """Run the after-commit work of a finished run, all of it in this one job.
+
+    First all steps in one transaction, committed with the job's "done" mark: a run's
+    work then costs one commit. If a step raises, that is rolled back and each step runs
+    again on its own (they are idempotent), committed one by one; a step that raises
+    again is handed to the outbox as a job of its own (its first attempt counted, due
+    after ``SPLIT_RETRY_DELAY``) and the other steps still run.
+    """
+    run = db.session.get(ScanRun, scan_run_id)
+    if run is None or run.status not in FOLLOW_UPS:
+        return
+    present = set(storage().list(run_prefix(scan_run_id)))
+    try:
+        for _name, _args, step in FOLLOW_UPS[run.status](run, present):
+            step()
+        return
+    except Exception:  # noqa: BLE001 - the steps run one by one below
+        db.session.rollback()
+    run = db.session.get(ScanRun, scan_run_id)
+    for name, args, step in FOLLOW_UPS[run.status](run, present):
+        try:
+            step()
+            db.session.commit()
+        except Exception as error:  # noqa: BLE001 - the step is retried as a job of its own
+            db.session.rollback()
+            log.warning(
+                "scan run %s: %s failed (%s), retried as a job of its own",
+                scan_run_id,
+                name,
+                type(error).__name__,
+            )
+            outbox.record(
+                name,
+                scan_run_id=scan_run_id,
+                available_at=utcnow() + SPLIT_RETRY_DELAY,
+                attempts_made=1,
+                last_error=f"{type(error).__name__}: {str(error)[:500]}",
+                **args,
+            )
+            db.session.commit()
+            run = db.session.get(ScanRun, scan_run_id)
