@@ -4,7 +4,14 @@ Importing this package registers every model with the metadata (migrations and
 ``db.create_all`` need them all).
 """
 
-from webriskops.models.accounts import ROLES, ApiToken, Membership, Organization, User
+from webriskops.models.accounts import (
+    ROLES,
+    ApiToken,
+    Invitation,
+    Membership,
+    Organization,
+    User,
+)
 from webriskops.models.credits import (
     CreditEntry,
     InsufficientCredits,
@@ -39,6 +46,7 @@ __all__ = [
     "CreditEntry",
     "IdempotencyRecord",
     "InsufficientCredits",
+    "Invitation",
     "Issue",
     "IssueOccurrence",
     "Membership",
