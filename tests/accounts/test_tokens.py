@@ -17,9 +17,9 @@ _SHOWN = re.compile(r'id="new-token-value">(wro_[^<]+)<')
 
 def create(client, name: str = "CI pipeline", expires: str = "") -> str:
     """Create a token through the form; returns the token shown on the page."""
+    csrf = client.csrf_token("/settings/tokens")
     response = client.post(
-        "/settings/tokens",
-        data={"name": name, "expires": expires, "csrf_token": client.csrf_token("/settings/tokens")},
+        "/settings/tokens", data={"name": name, "expires": expires, "csrf_token": csrf}
     )
     assert response.status_code == 201, response.text
     match = _SHOWN.search(response.text)
