@@ -115,8 +115,11 @@ def tokens():
         else:
             form = TokenForm(formdata=None)
     status = 201 if new_token else (400 if request.method == "POST" else 200)
+    # Tokens belong to the person, not to an organization; the organization only feeds the
+    # settings navigation (owners see their owner pages there).
     return _render(
         "accounts/tokens.html",
+        services.pick_organization(user, None),
         status=status,
         form=form,
         tokens=services.tokens_of(user),
