@@ -81,10 +81,10 @@ def test_invite_accept_token_read_revoke(
     pg_url,
     artifacts_dir,
     serve,
-    browser,
+    browser,  # noqa: F811 - the fixture imported above
     make_org,
     make_project,
-    make_user,  # noqa: F811
+    make_user,
 ):
     org = make_org("Acme", credits=0)
     project = make_project(org, "Acme shop")
