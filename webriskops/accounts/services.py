@@ -183,7 +183,7 @@ def invite(
     already = db.session.scalar(
         select(Membership.id)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.organization_id == organization.id, func.lower(User.email) == email)
+        .where(Membership.organization_id == organization.id, User.email == email)
     )
     if already is not None:
         raise Refused(f"{email} is already a member of {organization.name}.")
@@ -240,10 +240,8 @@ def usable_invitation(token: str) -> Invitation | None:
 
 
 def existing_user(email: str) -> User | None:
-    """The user with this email address, if any."""
-    return db.session.scalars(
-        select(User).where(func.lower(User.email) == normalize_email(email))
-    ).first()
+    """The user with this email address, if any (addresses are stored normalized)."""
+    return db.session.scalars(select(User).where(User.email == normalize_email(email))).first()
 
 
 def accept_invitation(invitation: Invitation, password: str | None) -> User:
