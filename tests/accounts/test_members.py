@@ -175,7 +175,8 @@ def test_roles_change_and_the_last_owner_stays(team, login):
     _post(owner, f"/settings/members/{theirs.id}/role", role="owner")
     db.session.expire_all()
     assert db.session.get(Membership, theirs.id).role == "owner"
-    _post(owner, f"/settings/members/{mine.id}/role", role="member")
+    stepped_down = _post(owner, f"/settings/members/{mine.id}/role", role="member")
+    assert stepped_down.headers["Location"].endswith("/settings/tokens")
     db.session.expire_all()
     assert db.session.get(Membership, mine.id).role == "member"
     # And is no longer allowed on owner pages.

@@ -216,6 +216,9 @@ def change_role(membership_id: int):
         return redirect(back)
     if changed:
         flash(f"{membership.user.email} is now {form.role.data}.", "success")
+    if membership.user_id == current_user().id and form.role.data != "owner":
+        # The members page is for owners: one who just stepped down would meet a 403.
+        return redirect(url_for(".tokens"))
     return redirect(back)
 
 
