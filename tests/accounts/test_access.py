@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from webriskops.extensions import db
-from webriskops.models import ApiToken, Invitation, Membership
+from webriskops.models import ApiToken, Invitation, Membership, grant_credits
 from webriskops.models.base import utcnow
 from webriskops.models.webhooks import WebhookDelivery, WebhookEndpoint
 from webriskops.webhooks.signing import generate_secret
@@ -59,36 +59,39 @@ OTHER_ORGANIZATION = [
 
 
 @pytest.fixture
-def things(tenants):
+def things(team, make_run):
     """One of each administrable thing in organization A."""
+    grant_credits(team.org, 1)
+    db.session.commit()
+    run = make_run(team.project)
     endpoint = WebhookEndpoint(
-        organization_id=tenants.org.id, url="https://hooks.example.com/a", secret=generate_secret()
+        organization_id=team.org.id, url="https://hooks.example.com/a", secret=generate_secret()
     )
     db.session.add(endpoint)
     db.session.flush()
     delivery = WebhookDelivery(
         endpoint_id=endpoint.id,
-        scan_run_id=tenants.run.id,
+        scan_run_id=run.id,
         event_type="scan_run.completed",
         message_id="msg_fixture",
         payload="{}",
         status="failed",
         attempts=1,
     )
-    token = ApiToken(user_id=tenants.owner.id, token_hash="0" * 64, prefix="wro_fixtur")
+    token = ApiToken(user_id=team.owner.id, token_hash="0" * 64, prefix="wro_fixtur")
     invitation = Invitation(
-        organization_id=tenants.org.id,
+        organization_id=team.org.id,
         email="pending@acme.test",
         role="member",
         token_hash="1" * 64,
-        invited_by_id=tenants.owner.id,
+        invited_by_id=team.owner.id,
         expires_at=utcnow() + timedelta(days=7),
     )
     db.session.add_all([delivery, token, invitation])
     db.session.commit()
-    membership = db.session.query(Membership).filter_by(user_id=tenants.owner.id).one()
+    membership = db.session.query(Membership).filter_by(user_id=team.owner.id).one()
     return {
-        "org": tenants.org.id,
+        "org": team.org.id,
         "membership": membership.id,
         "invitation": invitation.id,
         "endpoint": endpoint.id,
@@ -108,8 +111,8 @@ def test_every_settings_form_is_listed(app):
 
 @pytest.mark.parametrize("with_bad_token", [False, True])
 @pytest.mark.parametrize("rule", list(FORMS))
-def test_every_settings_form_requires_csrf(tenants, things, login, rule, with_bad_token):
-    client = login(tenants.owner.email)
+def test_every_settings_form_requires_csrf(team, things, login, rule, with_bad_token):
+    client = login(team.owner.email)
     url = re.sub(r"<int:([a-z_]+)>", lambda m: str(things[m.group(1).split("_")[0]]), rule)
     url = url.replace("<token>", "whatever")
     data = dict(FORMS[rule])
@@ -126,8 +129,8 @@ def test_every_settings_form_requires_csrf(tenants, things, login, rule, with_ba
 
 
 @pytest.mark.parametrize(("method", "template"), OWNER_ONLY)
-def test_members_get_403_on_owner_pages_and_forms(tenants, things, login, method, template):
-    client = login(tenants.member.email)
+def test_members_get_403_on_owner_pages_and_forms(team, things, login, method, template):
+    client = login(team.member.email)
     url = template.format(**things)
     if method == "GET":
         response = client.get(url)
@@ -142,9 +145,9 @@ def test_members_get_403_on_owner_pages_and_forms(tenants, things, login, method
 
 
 @pytest.mark.parametrize(("method", "template"), OTHER_ORGANIZATION)
-def test_another_organizations_things_are_404(tenants, things, login, method, template):
+def test_another_organizations_things_are_404(team, things, login, method, template):
     # The outsider is an owner, but of organization B.
-    client = login(tenants.outsider.email)
+    client = login(team.outsider.email)
     url = template.format(**things)
     if method == "GET":
         response = client.get(url)
@@ -166,8 +169,8 @@ def test_settings_need_a_session(web, path):
 
 
 @pytest.mark.parametrize("org", ["abc", "0", "99999999999999999999", "-1"])
-def test_a_bad_or_unknown_org_argument_is_404(tenants, login, org):
-    assert login(tenants.owner.email).get(f"/settings/members?org={org}").status_code == 404
+def test_a_bad_or_unknown_org_argument_is_404(team, login, org):
+    assert login(team.owner.email).get(f"/settings/members?org={org}").status_code == 404
 
 
 def _fields_for(url: str) -> dict[str, str]:
