@@ -27,7 +27,6 @@ from webriskops.accounts.forms import (
 )
 from webriskops.accounts.services import OrgRole, Refused
 from webriskops.auth import throttle
-from webriskops.auth.forms import ActionForm
 from webriskops.auth.passwords import verify_password
 from webriskops.auth.session import current_user, log_in, login_required
 from webriskops.auth.tokens import is_usable
@@ -76,13 +75,12 @@ def _render(template: str, choice: OrgRole | None = None, status: int = 200, **c
         template,
         current=choice,
         organizations=services.organizations_of(user),
-        action_form=ActionForm(),
         **context,
     )
     return html, status
 
 
-def _status(form) -> int:
+def _status() -> int:
     # A form sent with errors is a 400, so clients and tests can tell it from success.
     return 400 if request.method == "POST" else 200
 
@@ -163,7 +161,7 @@ def members():
             link = url_for(".accept_invitation", token=token, _external=True)
             emailed_to, invitation_link = _send_invitation(org, invitation.email, link)
             form = InviteForm(formdata=None)
-    status = 201 if (invitation_link or emailed_to) else _status(form)
+    status = 201 if (invitation_link or emailed_to) else _status()
     return _render(
         "accounts/members.html",
         choice,
@@ -314,7 +312,7 @@ def webhooks_page():
             error = f"This URL cannot be used: {refused}."
         else:
             form = WebhookForm(formdata=None)
-    status = 201 if new_secret else _status(form)
+    status = 201 if new_secret else _status()
     return _render(
         "accounts/webhooks.html",
         choice,
@@ -424,9 +422,7 @@ def new_project():
         else:
             flash(f"Project {project.name} is created. Start its first scan here.", "success")
             return redirect(url_for("reports.project", project_id=project.id))
-    return _render(
-        "accounts/new_project.html", choice, status=_status(form), form=form, error=error
-    )
+    return _render("accounts/new_project.html", choice, status=_status(), form=form, error=error)
 
 
 @bp.get("/settings/credits")
