@@ -12,13 +12,13 @@ from webriskops.extensions import csrf
 from webriskops.models import InsufficientCredits
 from webriskops.reports import bp
 from webriskops.reports.services import (
-    create_scan_run,
     list_scan_runs,
     scan_run_detail,
     scan_run_summary,
     visible_project,
     visible_scan_run,
 )
+from webriskops.scans.services import create_scan_run
 
 MAX_PER_PAGE = 100
 # ASCII digits only: str.isdigit() also accepts "²" and int() then fails with a 500.
