@@ -79,6 +79,17 @@ LOOKUPS = {
         {},
     ),
     "attempts of a delivery": ("SELECT * FROM webhook_attempts WHERE delivery_id = 1", {}),
+    "deliveries of an endpoint": (
+        "SELECT * FROM webhook_deliveries WHERE endpoint_id = 1 ORDER BY id DESC LIMIT 50",
+        {},
+    ),
+    # settings: invitation links by digest, an organization's invitations, a user's tokens.
+    "invitation by hash": ("SELECT * FROM invitations WHERE token_hash = 'h'", {}),
+    "invitations of an organization": (
+        "SELECT * FROM invitations WHERE organization_id = 1",
+        {},
+    ),
+    "tokens of a user": ("SELECT * FROM api_tokens WHERE user_id = 1", {}),
     # credits: the ledger of an organization and a run's settlement (unique).
     "ledger of an organization": ("SELECT * FROM credit_ledger WHERE organization_id = 1", {}),
     "settlement of a run": ("SELECT * FROM credit_ledger WHERE settles_run_id = 1", {}),

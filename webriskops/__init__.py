@@ -73,6 +73,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
         # The scanner secrets are redacted wherever they appear, whatever their format.
         app.extensions["redactor"] = Redactor(literal_secrets=configured_secrets())
 
+    from webriskops.accounts import bp as accounts_bp
     from webriskops.auth import bp as auth_bp
     from webriskops.ingest import bp as ingest_bp
     from webriskops.reports import bp as reports_bp
@@ -82,6 +83,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app.register_blueprint(ingest_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(scans_bp)
+    app.register_blueprint(accounts_bp)
     from webriskops.docs import bp as docs_bp
 
     app.register_blueprint(docs_bp)

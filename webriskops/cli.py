@@ -8,13 +8,14 @@ from typing import Any
 import click
 import orjson
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webriskops.auth.session import end_sessions
 from webriskops.extensions import db
 from webriskops.jobs import outbox
 from webriskops.models import (
     ROLES,
+    ApiToken,
     InsufficientCredits,
     Membership,
     Organization,
@@ -24,6 +25,7 @@ from webriskops.models import (
     create_organization,
     grant_credits,
 )
+from webriskops.models.base import isoformat
 
 
 def emit(data: dict[str, Any]) -> None:
@@ -35,6 +37,16 @@ def fail(message: str) -> None:
     """Print an error object on stderr and exit 1."""
     click.echo(orjson.dumps({"error": message}).decode(), err=True)
     sys.exit(1)
+
+
+def _name(value: str, what: str) -> str:
+    """A trimmed, non-blank name of at most 200 characters, or exit 1."""
+    value = value.strip()
+    if not value:
+        fail(f"{what} must not be blank")
+    if len(value) > 200 or "\x00" in value:
+        fail(f"{what} must be at most 200 characters, without NUL")
+    return value
 
 
 def _get(model, ident: int, what: str):
@@ -57,6 +69,7 @@ jobs = click.Group("jobs", help="Background work.")
 @click.option("--credits", "credits_", type=click.IntRange(min=0), default=0, show_default=True)
 def orgs_create(name: str, credits_: int) -> None:
     """Create an organization with a starting credit balance."""
+    name = _name(name, "NAME")
     org = create_organization(name, credits_)
     db.session.commit()
     emit({"organizationId": org.id})
@@ -73,6 +86,25 @@ def orgs_show(org_id: int) -> None:
             "name": org.name,
             "credits": org.credits,
             "reservedCredits": org.reserved_credits,
+        }
+    )
+
+
+@orgs.command("list")
+def orgs_list() -> None:
+    """Every organization with its credit balance."""
+    rows = db.session.scalars(select(Organization).order_by(Organization.id))
+    emit(
+        {
+            "organizations": [
+                {
+                    "organizationId": org.id,
+                    "name": org.name,
+                    "credits": org.credits,
+                    "reservedCredits": org.reserved_credits,
+                }
+                for org in rows
+            ]
         }
     )
 
@@ -95,31 +127,61 @@ def orgs_grant(org_id: int, amount: int) -> None:
 @click.option("--base-url", required=True, help="The site's base URL (http or https).")
 def projects_create(org_id: int, name: str, base_url: str) -> None:
     """Create a project of an organization."""
-    from webriskops.ingest.fields import HttpUrl
+    from webriskops.accounts.services import Refused, create_project
 
-    _get(Organization, org_id, "organization")
+    organization = _get(Organization, org_id, "organization")
+    name = _name(name, "NAME")
     try:
-        HttpUrl().deserialize(base_url)
-    except Exception:  # noqa: BLE001 - a marshmallow ValidationError
+        project = create_project(organization, name, base_url)
+    except Refused:
         fail("--base-url must be an absolute http or https URL")
-    project = Project(organization_id=org_id, name=name, base_url=base_url)
-    db.session.add(project)
-    db.session.commit()
     emit({"projectId": project.id})
+
+
+@projects.command("list")
+@click.option("--org", "org_id", type=int, help="Only this organization's projects.")
+def projects_list(org_id: int | None) -> None:
+    """Projects, by organization and id."""
+    query = select(Project).order_by(Project.organization_id, Project.id)
+    if org_id is not None:
+        _get(Organization, org_id, "organization")
+        query = query.where(Project.organization_id == org_id)
+    emit(
+        {
+            "projects": [
+                {
+                    "projectId": project.id,
+                    "organizationId": project.organization_id,
+                    "name": project.name,
+                    "baseUrl": project.base_url,
+                }
+                for project in db.session.scalars(query)
+            ]
+        }
+    )
 
 
 @users.command("create")
 @click.argument("email")
 @click.option("--org", "org_id", type=int, required=True, help="Organization to join.")
-@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@click.option(
+    "--role", type=click.Choice(ROLES), default=None, help="Default for a new user: member."
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_create(email: str, org_id: int, role: str, password_stdin: bool) -> None:
-    """Create a user (or add an existing one) as a member of an organization."""
+@click.option(
+    "--reset-password",
+    is_flag=True,
+    help="The user exists: set a new password (from --password-stdin) and the membership.",
+)
+def users_create(
+    email: str, org_id: int, role: str | None, password_stdin: bool, reset_password: bool
+) -> None:
+    """Create a user in an organization; an existing user only with --reset-password."""
     from webriskops.auth.passwords import hash_password
 
     _get(Organization, org_id, "organization")
     email = email.strip().lower()
-    if "@" not in email:
+    if "@" not in email or len(email) > 320:
         fail("EMAIL must be an email address")
     password = None
     if password_stdin:
@@ -127,39 +189,153 @@ def users_create(email: str, org_id: int, role: str, password_stdin: bool) -> No
         if len(password) < 8:
             fail("the password must be at least 8 characters")
     user = db.session.scalars(select(User).where(User.email == email)).first()
+    result: dict[str, Any] = {}
     if user is None:
-        user = User(email=email)
+        user = User(email=email, password_hash=hash_password(password) if password else None)
         db.session.add(user)
-    if password is not None:
+        db.session.flush()
+    elif not reset_password:
+        # Silently resetting someone's password or role is how mistakes go unnoticed.
+        fail(
+            f"user {email} already exists (userId {user.id}); pass --reset-password "
+            "with --password-stdin to set a new password, or invite them from /settings/members"
+        )
+    else:
+        if password is None:
+            fail("--reset-password needs the new password on --password-stdin")
         user.password_hash = hash_password(password)
-    db.session.flush()
+        result["passwordReset"] = True
     membership = db.session.scalars(
         select(Membership).where(
             Membership.user_id == user.id, Membership.organization_id == org_id
         )
     ).first()
     if membership is None:
-        db.session.add(Membership(user_id=user.id, organization_id=org_id, role=role))
-    else:
+        membership = Membership(user_id=user.id, organization_id=org_id, role=role or "member")
+        db.session.add(membership)
+        result["membership"] = "created"
+    elif role is not None and role != membership.role:
+        owners = db.session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.organization_id == org_id, Membership.role == "owner")
+        )
+        if membership.role == "owner" and owners <= 1:
+            fail("the organization's last owner cannot be demoted")
+        result["roleChanged"] = {"from": membership.role, "to": role}
         membership.role = role
+        result["membership"] = "updated"
+    else:
+        result["membership"] = "unchanged"
+    result["role"] = membership.role
     db.session.commit()
     if password is not None:
         end_sessions(user.id)  # a new password ends the user's sessions everywhere
-    emit({"userId": user.id})
+    emit({"userId": user.id, **result})
+
+
+@users.command("list")
+@click.option("--org", "org_id", type=int, help="Only this organization's members.")
+def users_list(org_id: int | None) -> None:
+    """Users with their memberships (never password hashes)."""
+    query = select(User).order_by(User.id)
+    if org_id is not None:
+        _get(Organization, org_id, "organization")
+        query = query.where(
+            User.id.in_(select(Membership.user_id).where(Membership.organization_id == org_id))
+        )
+    users_ = list(db.session.scalars(query))
+    memberships: dict[int, list[dict[str, Any]]] = {user.id: [] for user in users_}
+    if users_:
+        for membership in db.session.scalars(
+            select(Membership)
+            .where(Membership.user_id.in_(list(memberships)))
+            .order_by(Membership.organization_id)
+        ):
+            memberships[membership.user_id].append(
+                {"organizationId": membership.organization_id, "role": membership.role}
+            )
+    emit(
+        {
+            "users": [
+                {
+                    "userId": user.id,
+                    "email": user.email,
+                    "hasPassword": user.password_hash is not None,
+                    "memberships": memberships[user.id],
+                }
+                for user in users_
+            ]
+        }
+    )
+
+
+def _user_by_email(email: str) -> User:
+    user = db.session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        fail(f"user {email} not found")
+    return user
 
 
 @tokens.command("create")
 @click.argument("email")
-def tokens_create(email: str) -> None:
+@click.option("--name", default="", help="What the token is for (shown in /settings/tokens).")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Default: never expires.")
+def tokens_create(email: str, name: str, expires_in_days: int | None) -> None:
     """Create a personal API token; it is shown once and stored only as a hash."""
-    from webriskops.auth.tokens import create_token
+    from datetime import timedelta
 
-    user = db.session.scalars(select(User).where(User.email == email.strip().lower())).first()
-    if user is None:
-        fail(f"user {email} not found")
-    token = create_token(user)
+    from webriskops.auth.tokens import issue_token
+    from webriskops.models.base import utcnow
+
+    user = _user_by_email(email)
+    if len(name) > 100 or "\x00" in name:
+        fail("--name must be at most 100 characters, without NUL")
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    row, token = issue_token(user, name=name.strip(), expires_at=expires_at)
     db.session.commit()
-    emit({"token": token})
+    emit({"token": token, "tokenId": row.id, "expiresAt": isoformat(row.expires_at)})
+
+
+@tokens.command("list")
+@click.argument("email")
+def tokens_list(email: str) -> None:
+    """A user's tokens (prefix only, never the token): name, created, last used, expiry."""
+    from webriskops.auth.tokens import is_usable
+
+    user = _user_by_email(email)
+    rows = db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+    )
+    emit(
+        {
+            "tokens": [
+                {
+                    "tokenId": row.id,
+                    "name": row.name,
+                    "prefix": row.prefix,
+                    "createdAt": isoformat(row.created_at),
+                    "lastUsedAt": isoformat(row.last_used_at),
+                    "expiresAt": isoformat(row.expires_at),
+                    "revokedAt": isoformat(row.revoked_at),
+                    "active": is_usable(row),
+                }
+                for row in rows
+            ]
+        }
+    )
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by id (see ``tokens list``): it gets 401 from the next request on."""
+    from webriskops.accounts.services import revoke_api_token
+
+    row = _get(ApiToken, token_id, "token")
+    already = row.revoked_at is not None
+    revoke_api_token(row)
+    emit({"tokenId": row.id, "revoked": True, "alreadyRevoked": already})
 
 
 @scan_runs.command("create")

@@ -7,6 +7,7 @@ Importing this package registers every model with the metadata (migrations and
 from webriskops.models.accounts import (
     ROLES,
     ApiToken,
+    Invitation,
     Membership,
     Organization,
     User,
@@ -46,6 +47,7 @@ __all__ = [
     "CreditEntry",
     "IdempotencyRecord",
     "InsufficientCredits",
+    "Invitation",
     "Issue",
     "IssueOccurrence",
     "Membership",

@@ -1,4 +1,4 @@
-"""Organizations, their members, browser sessions and personal API tokens."""
+"""Organizations, their members, invitations, browser sessions and personal API tokens."""
 
 from __future__ import annotations
 
@@ -78,8 +78,13 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters, for telling tokens apart in a list without revealing them.
     prefix: Mapped[str] = mapped_column(String(16))
+    # What the owner calls it ("CI pipeline"); tokens made before names existed have "".
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # Written at most once a minute per token (see auth/tokens.py), not on every request.
     last_used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     user: Mapped[User] = relationship()
 
@@ -99,3 +104,30 @@ class UserSession(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class Invitation(db.Model):
+    """An owner's invitation to join an organization; only a digest of its link token is kept.
+
+    Single use (``accepted_at``) and valid until ``expires_at``.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (CheckConstraint("role IN ('owner', 'member')", name="role_known"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    accepted_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    organization: Mapped[Organization] = relationship()

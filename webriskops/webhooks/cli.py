@@ -1,4 +1,8 @@
-"""``flask --app wsgi webhooks …``: add an organization's endpoint, list endpoints, deliveries."""
+"""``flask --app wsgi webhooks …``: add, list, disable and enable endpoints; list deliveries.
+
+Key names are the same everywhere: ``webhookId`` is always an endpoint's id,
+``deliveryId`` a delivery's and ``messageId`` the ``webhook-id`` header of a delivery.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +23,13 @@ webhooks = click.Group("webhooks", help="Webhook endpoints of organizations.")
 def webhooks_add(org_id: int, url: str) -> None:
     """Add an endpoint; prints its id and signing secret (shown this once only)."""
     from webriskops.cli import _get, emit, fail
-    from webriskops.webhooks.service import add_endpoint
+    from webriskops.webhooks.service import EndpointRefused, add_endpoint
     from webriskops.webhooks.ssrf import BlockedDestination
 
     organization = _get(Organization, org_id, "organization")
     try:
         endpoint, secret = add_endpoint(organization, url)
-    except BlockedDestination as error:
+    except (BlockedDestination, EndpointRefused) as error:
         fail(f"URL refused: {error}")
     emit({"webhookId": endpoint.id, "secret": secret})
 
@@ -86,7 +90,8 @@ def webhooks_deliveries(webhook_id: int, limit: int) -> None:
             "deliveries": [
                 {
                     "deliveryId": delivery.id,
-                    "webhookId": delivery.message_id,
+                    "messageId": delivery.message_id,
+                    "webhookId": delivery.endpoint_id,
                     "event": delivery.event_type,
                     "scanRunId": delivery.scan_run_id,
                     "status": delivery.status,
@@ -101,3 +106,28 @@ def webhooks_deliveries(webhook_id: int, limit: int) -> None:
             ]
         }
     )
+
+
+def _set_active(webhook_id: int, active: bool) -> None:
+    from webriskops.cli import _get, emit
+    from webriskops.webhooks.service import set_active
+
+    endpoint = _get(WebhookEndpoint, webhook_id, "webhook")
+    changed = endpoint.active != active
+    if changed:
+        set_active(endpoint, active, None if active else "disabled by an operator")
+    emit({"webhookId": endpoint.id, "active": endpoint.active, "changed": changed})
+
+
+@webhooks.command("disable")
+@click.argument("webhook_id", type=int)
+def webhooks_disable(webhook_id: int) -> None:
+    """Stop sending to an endpoint (pending deliveries to it end as failed)."""
+    _set_active(webhook_id, False)
+
+
+@webhooks.command("enable")
+@click.argument("webhook_id", type=int)
+def webhooks_enable(webhook_id: int) -> None:
+    """Send to an endpoint again (also one that a 410 Gone disabled)."""
+    _set_active(webhook_id, True)

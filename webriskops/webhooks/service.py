@@ -65,15 +65,84 @@ USER_AGENT = "WebRiskOps-Webhooks/1.0"
 # --- Endpoints ------------------------------------------------------------------------
 
 
+class EndpointRefused(ValueError):
+    """An endpoint change that cannot be made (duplicate URL, nothing to redeliver, ...)."""
+
+
 def add_endpoint(organization: Organization, url: str) -> tuple[WebhookEndpoint, str]:
-    """Create an endpoint with a new signing secret; returns it and the secret (shown once)."""
+    """Create an endpoint with a new signing secret; returns it and the secret (shown once).
+
+    Raises ``ssrf.BlockedDestination`` for a URL that may not be called and
+    ``EndpointRefused`` when the organization already has an endpoint with this URL.
+    """
+    url = url.strip()
     ssrf.check_url(url, allow_private=current_app.config.get("WEBHOOKS_ALLOW_PRIVATE", False))
+    # The organization's row lock serializes two concurrent adds of the same URL, so the
+    # duplicate check cannot be raced (no unique index: existing duplicates stay valid).
+    db.session.execute(
+        select(Organization.id).where(Organization.id == organization.id).with_for_update()
+    )
+    duplicate = db.session.scalar(
+        select(WebhookEndpoint.id).where(
+            WebhookEndpoint.organization_id == organization.id, WebhookEndpoint.url == url
+        )
+    )
+    if duplicate is not None:
+        db.session.rollback()
+        raise EndpointRefused(f"the organization already has an endpoint {duplicate} with this URL")
     secret = signing.generate_secret()
     endpoint = WebhookEndpoint(organization_id=organization.id, url=url, secret=secret)
     db.session.add(endpoint)
     db.session.commit()
     log.info("webhook endpoint %s added for organization %s", endpoint.id, organization.id)
     return endpoint, secret
+
+
+def set_active(endpoint: WebhookEndpoint, active: bool, reason: str | None = None) -> None:
+    """Enable or disable an endpoint; a disabled one gets no new deliveries or attempts."""
+    endpoint.active = active
+    endpoint.disabled_at = None if active else utcnow()
+    endpoint.disabled_reason = None if active else (reason or "disabled")
+    db.session.commit()
+    log.info("webhook endpoint %s %s", endpoint.id, "enabled" if active else "disabled")
+
+
+def rotate_secret(endpoint: WebhookEndpoint) -> str:
+    """Give an endpoint a new signing secret and return it (shown once); the old one stops."""
+    secret = signing.generate_secret()
+    endpoint.secret = secret
+    db.session.commit()
+    log.info("webhook endpoint %s: signing secret rotated", endpoint.id)
+    return secret
+
+
+def redeliver(delivery_id: int) -> int:
+    """Queue one more attempt of a finished delivery: same message, same ``webhook-id``.
+
+    Returns the attempt number. A delivery still being retried, or one whose endpoint is
+    disabled, raises ``EndpointRefused``.
+    """
+    from webriskops.jobs import outbox
+
+    delivery = db.session.execute(
+        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+    ).scalar_one()
+    endpoint = db.session.get(WebhookEndpoint, delivery.endpoint_id)
+    if delivery.status == "pending":
+        db.session.rollback()
+        raise EndpointRefused("this delivery is still being attempted")
+    if not endpoint.active:
+        db.session.rollback()
+        raise EndpointRefused("the endpoint is disabled; enable it first")
+    attempt = delivery.attempts + 1
+    delivery.status = "pending"
+    delivery.finished_at = None
+    delivery.next_attempt_at = utcnow()
+    outbox.record("deliver_webhook", delivery_id=delivery.id, attempt=attempt)
+    db.session.commit()
+    outbox.dispatch_ready()
+    log.info("webhook delivery %s: redelivery queued as attempt %d", delivery.id, attempt)
+    return attempt
 
 
 # --- Events -------------------------------------------------------------------------------
