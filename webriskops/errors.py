@@ -12,8 +12,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,21 @@ _HTTP_CODES = {
     429: "RATE_LIMITED",
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
+}
+
+
+# What a person reads on the branded error page, where the exception has nothing better.
+PAGE_ERRORS = {
+    403: ("Not allowed", "Only an owner of this organization can do that."),
+    404: (
+        "Not found",
+        "There is nothing here, or it belongs to an organization you are not a member of.",
+    ),
+    405: ("Not allowed here", "This address does not accept that kind of request."),
+    500: (
+        "Something went wrong",
+        "An unexpected error stopped this page. It has been logged; try again in a moment.",
+    ),
 }
 
 
@@ -85,9 +100,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
-        if not wants_json():
-            return error
         status = error.code or 500
+        if not wants_json():
+            return error_page(error)
         code = _HTTP_CODES.get(status, "HTTP_ERROR")
         return ApiError(status, code, error.description or code).response()
 
@@ -99,4 +114,24 @@ def init_app(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if isinstance(error, HTTPException):  # pragma: no cover - handled above
             return error
+        if not wants_json():
+            return error_page(InternalServerError())
         return ApiError(500, "INTERNAL_ERROR", "An unexpected error occurred.").response()
+
+
+def error_page(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+    """The branded HTML page of an HTTP error (its headers, such as ``Allow``, kept)."""
+    status = error.code or 500
+    title, message = PAGE_ERRORS.get(status, (error.name, error.description))
+    if error.description and error.description != type(error).description:
+        message = error.description  # a specific explanation given where it was raised
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+    try:
+        html = render_template("error.html", status=status, title=title, message=message)
+    except Exception:  # the page frame itself failed (e.g. the database is down)
+        log.exception("could not render the error page for %s", status)
+        html = (
+            f"<!doctype html><title>{status} · WebRiskOps</title>"
+            f"<h1>{status} · {error.name}</h1><p>Try again in a moment.</p>"
+        )
+    return html, status, headers

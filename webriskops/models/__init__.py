@@ -24,6 +24,7 @@ from webriskops.models.scans import (
     ScanPage,
     ScanRun,
 )
+from webriskops.models.triage import TRIAGE_STATES, TriageState
 from webriskops.models.webhooks import (  # noqa: F401 - registers the tables
     OwnerNotification,
     WebhookAttempt,
@@ -34,6 +35,7 @@ from webriskops.models.webhooks import (  # noqa: F401 - registers the tables
 __all__ = [
     "ROLES",
     "TERMINAL_STATUSES",
+    "TRIAGE_STATES",
     "ApiToken",
     "Artifact",
     "CreditEntry",
@@ -47,6 +49,7 @@ __all__ = [
     "Project",
     "ScanPage",
     "ScanRun",
+    "TriageState",
     "User",
     "create_organization",
     "grant_credits",
