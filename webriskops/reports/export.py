@@ -26,7 +26,7 @@ SARIF_MEDIA_TYPE = "application/sarif+json"
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
-SARIF_LOCATION_LIMIT = 100
+SARIF_LOCATION_LIMIT = 20
 SARIF_LEVELS = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
 # GitHub code scanning ranks security results by this property (CVSS-like, 0.0-10.0).
 SECURITY_SEVERITY = {"high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
