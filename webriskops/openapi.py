@@ -11,6 +11,7 @@ from marshmallow import Schema, fields
 
 from webriskops.ingest import fields as ingest_fields
 from webriskops.ingest.schemas import CompletedResultSchema, FailedResultSchema
+from webriskops.reports.schemas import MAX_PER_PAGE, TriageSchema
 
 
 class ErrorDetailSchema(Schema):
@@ -72,6 +73,34 @@ class ScanRunOutSchema(Schema):
     updatedAt = fields.DateTime()
     pages = fields.List(fields.Dict())
     issues = fields.List(fields.Dict())
+    page = fields.Integer()
+    perPage = fields.Integer()
+    pagesTotal = fields.Integer()
+    issuesTotal = fields.Integer()
+    next = fields.String(allow_none=True)
+
+
+class TriageOutSchema(Schema):
+    """A triage decision of a project's fingerprint."""
+
+    projectId = fields.Integer()
+    fingerprint = fields.String()
+    state = fields.String()
+    reason = fields.String(allow_none=True)
+    updatedAt = fields.DateTime(allow_none=True)
+    updatedBy = fields.String(allow_none=True)
+
+
+class OccurrencePageSchema(Schema):
+    """A page of the URLs an issue was seen on."""
+
+    scanRunId = fields.Integer()
+    fingerprint = fields.String()
+    items = fields.List(fields.String())
+    page = fields.Integer()
+    perPage = fields.Integer()
+    total = fields.Integer()
+    next = fields.String(allow_none=True)
 
 
 class ScanRunPageSchema(Schema):
@@ -134,6 +163,9 @@ def build_spec() -> dict[str, Any]:
         ("ScanRun", ScanRunOutSchema),
         ("ScanRunPage", ScanRunPageSchema),
         ("ScanRunCreated", ScanRunCreatedSchema),
+        ("Triage", TriageSchema),
+        ("TriageOut", TriageOutSchema),
+        ("OccurrencePage", OccurrencePageSchema),
     ):
         spec.components.schema(name, schema=schema)
     json_body = lambda ref: {"content": {"application/json": {"schema": ref}}}  # noqa: E731
@@ -176,23 +208,91 @@ def build_spec() -> dict[str, Any]:
             }
         },
     )
+    run_id = {"in": "path", "name": "scanRunId", "required": True, "schema": {"type": "integer"}}
+    paging = [
+        {"in": "query", "name": "page", "schema": {"type": "integer", "minimum": 1}},
+        {
+            "in": "query",
+            "name": "perPage",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 100},
+        },
+    ]
     spec.path(
         path="/api/scan-runs/{scanRunId}",
         operations={
             "get": {
                 "operationId": "reports.api_scan_run",
+                "summary": "A run with one page of its pages and issues",
+                "security": [{"bearerToken": []}],
+                "parameters": [run_id, *paging],
+                "responses": {
+                    "200": {"description": "The run", **json_body("ScanRun")},
+                    **_errors(401, 404, 422),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/scan-runs/{scanRunId}/occurrences",
+        operations={
+            "get": {
+                "operationId": "reports.api_issue_occurrences",
+                "summary": "Every page URL an issue was seen on, paginated",
+                "security": [{"bearerToken": []}],
+                "parameters": [
+                    run_id,
+                    {
+                        "in": "query",
+                        "name": "fingerprint",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    *paging,
+                ],
+                "responses": {
+                    "200": {"description": "Occurrences", **json_body("OccurrencePage")},
+                    **_errors(401, 404, 422),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/scan-runs/{scanRunId}/sarif",
+        operations={
+            "get": {
+                "operationId": "reports.api_scan_run_sarif",
+                "summary": "The run's findings as SARIF 2.1.0",
+                "security": [{"bearerToken": []}],
+                "parameters": [run_id],
+                "responses": {
+                    "200": {
+                        "description": "A SARIF 2.1.0 log",
+                        "content": {"application/sarif+json": {"schema": {"type": "object"}}},
+                    },
+                    **_errors(401, 404),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/projects/{projectId}/triage",
+        operations={
+            "put": {
+                "operationId": "reports.api_set_triage",
+                "summary": "Set the triage state of a fingerprint for the whole project",
                 "security": [{"bearerToken": []}],
                 "parameters": [
                     {
                         "in": "path",
-                        "name": "scanRunId",
+                        "name": "projectId",
                         "required": True,
                         "schema": {"type": "integer"},
                     }
                 ],
+                "requestBody": {"required": True, **json_body("Triage")},
                 "responses": {
-                    "200": {"description": "The run", **json_body("ScanRun")},
-                    **_errors(401, 404),
+                    "200": {"description": "The decision", **json_body("TriageOut")},
+                    **_errors(400, 401, 404, 415, 422),
                 },
             }
         },

@@ -32,8 +32,11 @@ def exported(tenants, make_run, post_result, member_token, client):
     post_result({"scanRunId": run.id, "status": "completed", "pages": pages})
     client.put(
         f"/api/projects/{tenants.project.id}/triage",
-        json={"fingerprint": payloads.issue(61)["fingerprint"], "state": "accepted_risk",
-              "reason": "Known; fixed next release"},
+        json={
+            "fingerprint": payloads.issue(61)["fingerprint"],
+            "state": "accepted_risk",
+            "reason": "Known; fixed next release",
+        },
         headers=member_token,
     )
     return run
@@ -83,7 +86,7 @@ def test_sarif_is_read_by_a_real_consumer(exported, client, member_token, tmp_pa
 def test_csv_lists_every_finding_and_disarms_formulas(tenants, make_run, post_result, login):
     run = make_run(tenants.project)
     hostile = [
-        payloads.issue(1, "high", title="=HYPERLINK(\"http://evil\",\"x\")"),
+        payloads.issue(1, "high", title='=HYPERLINK("http://evil","x")'),
         payloads.issue(2, "low", title="+1+2", evidence="-2+3"),
         payloads.issue(3, "low", title="@SUM(A1)", description="\tTab first"),
         payloads.issue(4, "info", title="Plain title, with comma"),
@@ -96,7 +99,7 @@ def test_csv_lists_every_finding_and_disarms_formulas(tenants, make_run, post_re
     rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
     titles = {row["title"] for row in rows}
     assert titles == {
-        "'=HYPERLINK(\"http://evil\",\"x\")",
+        '\'=HYPERLINK("http://evil","x")',
         "'+1+2",
         "'@SUM(A1)",
         "Plain title, with comma",

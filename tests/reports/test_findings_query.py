@@ -25,7 +25,9 @@ def varied(tenants, make_run, post_result):
         payloads.issue(11, "high", category="security", title="Exposed admin panel"),
         payloads.issue(12, "medium", category="privacy", title="Tracking before consent"),
         payloads.issue(13, "low", category="seo", title="Missing meta description"),
-        payloads.issue(14, "info", category="seo", title="Sitemap found", evidence="sitemap 100%_x"),
+        payloads.issue(
+            14, "info", category="seo", title="Sitemap found", evidence="sitemap 100%_x"
+        ),
         # The first run's fingerprints recur in this one.
         payloads.issue(0, "medium"),
         payloads.issue(1000, "medium"),
@@ -64,9 +66,7 @@ def test_filters_narrow_the_scan_detail(varied, login, query, expected):
 
 def test_default_sort_is_most_severe_first(varied, login):
     titles = _titles(login("member@acme.test").get(f"/scan-runs/{varied.id}").text)
-    severities = [
-        db.session.scalars(select_severity(title, varied.id)).first() for title in titles
-    ]
+    severities = [db.session.scalars(select_severity(title, varied.id)).first() for title in titles]
     ranks = {"high": 0, "medium": 1, "low": 2, "info": 3}
     assert [ranks[s] for s in severities] == sorted(ranks[s] for s in severities)
 
