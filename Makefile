@@ -17,6 +17,10 @@ install: $(BIN)/flask
 run: install
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi demo
+	@echo "Scans started in the browser wait for a scanner. In another terminal, start one:"
+	@echo "  WRO_SCANNER_ALLOW_PRIVATE=1 WRO_SCANNER_SHARED_SECRET=dev-scanner-secret-change-me \\"
+	@echo "    $(BIN)/webriskops-scanner work --api-url http://127.0.0.1:$(PORT)"
+	@echo "Expired leases and deadlines are applied by: $(BIN)/flask --app wsgi jobs sweep"
 	$(BIN)/flask --app wsgi run --port $(PORT)
 
 services:

@@ -76,6 +76,10 @@ class Config:
     SCANNER_SHARED_SECRET = os.environ.get("WRO_SCANNER_SHARED_SECRET") or None
     SCANNER_SHARED_SECRET_PREVIOUS = os.environ.get("WRO_SCANNER_SHARED_SECRET_PREVIOUS") or None
     SCANNER_RATE_LIMIT = parse_rate_limit(os.environ.get("WRO_SCANNER_RATE_LIMIT", "600/minute"))
+    # Dispatch (API.md 3.9): a run whose lease expires this many times, or that is not
+    # finished this long after it was created, fails with SCAN_TIMEOUT.
+    SCAN_MAX_ATTEMPTS = parse_int("WRO_SCAN_MAX_ATTEMPTS", 3)
+    SCAN_DEADLINE_SECONDS = parse_int("WRO_SCAN_DEADLINE_SECONDS", 3600)
 
     S3_ENDPOINT = os.environ.get("WRO_S3_ENDPOINT") or None
     S3_ACCESS_KEY = os.environ.get("WRO_S3_ACCESS_KEY") or None

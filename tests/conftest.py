@@ -33,7 +33,7 @@ from config import TestConfig
 from webriskops import create_app
 from webriskops.extensions import db
 from webriskops.models import Membership, Organization, Project, ScanRun, User, create_organization
-from webriskops.reports.services import create_scan_run
+from webriskops.scans.services import create_scan_run
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(

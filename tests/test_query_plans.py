@@ -19,6 +19,18 @@ from webriskops.ingest import service
 LOOKUPS = {
     # ingest.service: the run lock of every postback.
     "lock run": (service._LOCK_RUN, {"scan_run_id": 1}),
+    # scans.services: a claim takes the oldest queued runs; the sweep finds overdue ones.
+    "queued runs to claim": (
+        "SELECT id FROM scan_runs WHERE status = 'queued' AND created_at > now() - interval "
+        "'1 hour' ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED",
+        {},
+    ),
+    "overdue runs to sweep": (
+        "SELECT id FROM scan_runs WHERE (status = 'running' AND lease_expires_at <= now()) "
+        "OR (status IN ('queued', 'running') AND created_at <= now() - interval '1 hour') "
+        "ORDER BY id LIMIT 200",
+        {},
+    ),
     # ingest.idempotency: claim and replay.
     "idempotency key": ("SELECT * FROM idempotency_keys WHERE key = 'k'", {}),
     "expired idempotency keys": (
@@ -122,7 +134,7 @@ def test_a_missing_index_is_caught(app):
     connection = db.session.connection()
     connection.execute(text("SET LOCAL enable_seqscan = off"))
     (plan,) = connection.execute(
-        text("EXPLAIN (FORMAT JSON) SELECT * FROM scan_runs WHERE status = 'queued'")
+        text("EXPLAIN (FORMAT JSON) SELECT * FROM scan_runs WHERE error_code = 'X'")
     ).scalar_one()
     db.session.rollback()
     assert sequential_scans(plan["Plan"]) == ["scan_runs"]

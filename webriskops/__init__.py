@@ -54,10 +54,12 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from webriskops.auth import bp as auth_bp
     from webriskops.ingest import bp as ingest_bp
     from webriskops.reports import bp as reports_bp
+    from webriskops.scans import bp as scans_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(ingest_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(scans_bp)
     from webriskops.docs import bp as docs_bp
 
     app.register_blueprint(docs_bp)

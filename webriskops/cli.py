@@ -163,13 +163,14 @@ def tokens_create(email: str) -> None:
 @click.argument("project_id", type=int)
 def scan_runs_create(project_id: int) -> None:
     """Create a queued run and reserve one credit."""
-    from webriskops.reports.services import create_scan_run
+    from webriskops.scans.services import create_scan_run
 
     project = _get(Project, project_id, "project")
     try:
         run = create_scan_run(project)
     except InsufficientCredits:
         fail("INSUFFICIENT_CREDITS: the organization has no scan credits left")
+    outbox.dispatch_ready()  # scan_run.queued; a request would do this after responding
     emit({"scanRunId": run.id, "status": run.status})
 
 
@@ -185,8 +186,20 @@ def scan_runs_show(scan_run_id: int) -> None:
 
 @jobs.command("sweep")
 def jobs_sweep() -> None:
-    """Hand every pending outbox job to the queue (or run it in-process without Redis)."""
+    """Requeue or time out overdue scan runs, then hand every pending outbox job over.
+
+    Prints ``{"enqueued": N}`` (jobs handed to the queue, or run in-process without
+    Redis), as the contract says; what happened to runs goes to stderr for people.
+    """
+    from webriskops.scans.services import sweep_runs
+
+    runs = sweep_runs()
     emit({"enqueued": outbox.sweep()})
+    click.echo(
+        f"scan runs: {runs['requeued']} requeued after an expired lease, "
+        f"{runs['timedOut']} failed with SCAN_TIMEOUT",
+        err=True,
+    )
 
 
 @click.command("demo")

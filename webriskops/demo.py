@@ -17,7 +17,7 @@ from webriskops.extensions import db
 from webriskops.ingest.service import ingest_result
 from webriskops.jobs import outbox
 from webriskops.models import Membership, Project, ScanRun, User, create_organization
-from webriskops.reports.services import create_scan_run
+from webriskops.scans.services import create_scan_run
 from webriskops.storage import storage
 
 DEMO_EMAIL = "demo@webriskops.test"

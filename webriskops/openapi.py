@@ -12,6 +12,7 @@ from marshmallow import Schema, fields
 from webriskops.ingest import fields as ingest_fields
 from webriskops.ingest.schemas import CompletedResultSchema, FailedResultSchema
 from webriskops.reports.schemas import MAX_PER_PAGE, TriageSchema
+from webriskops.scans.schemas import ClaimedSchema, ClaimSchema, LeaseSchema
 
 
 class ErrorDetailSchema(Schema):
@@ -67,6 +68,9 @@ class ScanRunOutSchema(Schema):
     counters = fields.Nested(CountersOutSchema)
     error = fields.Dict(allow_none=True)
     reportStatus = fields.String(allow_none=True)
+    attempt = fields.Integer()
+    leaseExpiresAt = fields.DateTime(allow_none=True)
+    deadlineAt = fields.DateTime()
     createdAt = fields.DateTime()
     startedAt = fields.DateTime(allow_none=True)
     finishedAt = fields.DateTime(allow_none=True)
@@ -166,6 +170,9 @@ def build_spec() -> dict[str, Any]:
         ("Triage", TriageSchema),
         ("TriageOut", TriageOutSchema),
         ("OccurrencePage", OccurrencePageSchema),
+        ("ClaimRequest", ClaimSchema),
+        ("Claimed", ClaimedSchema),
+        ("Lease", LeaseSchema),
     ):
         spec.components.schema(name, schema=schema)
     json_body = lambda ref: {"content": {"application/json": {"schema": ref}}}  # noqa: E731
@@ -338,6 +345,52 @@ def build_spec() -> dict[str, Any]:
                     **_errors(401, 402, 404),
                 },
             },
+        },
+    )
+    run_id = {"in": "path", "name": "scanRunId", "required": True, "schema": {"type": "integer"}}
+    spec.path(
+        path="/api/scanner/runs/claim",
+        operations={
+            "post": {
+                "operationId": "scans.claim",
+                "summary": "Claim the oldest queued runs, each with a lease",
+                "security": [{"scannerSecret": []}],
+                "requestBody": {"required": False, **json_body("ClaimRequest")},
+                "responses": {
+                    "200": {"description": "Claimed runs (maybe none)", **json_body("Claimed")},
+                    **_errors(400, 401, 413, 415, 422, 429),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/scanner/runs/{scanRunId}/heartbeat",
+        operations={
+            "post": {
+                "operationId": "scans.heartbeat",
+                "summary": "Extend a claimed run's lease by its claim's leaseSeconds",
+                "security": [{"scannerSecret": []}],
+                "parameters": [run_id],
+                "responses": {
+                    "200": {"description": "The new lease end", **json_body("Lease")},
+                    **_errors(400, 401, 404, 409, 415, 429),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/scan-runs/{scanRunId}/cancel",
+        operations={
+            "post": {
+                "operationId": "scans.api_cancel",
+                "summary": "Cancel a run that is not terminal (it fails with CANCELLED)",
+                "security": [{"bearerToken": []}],
+                "parameters": [run_id],
+                "responses": {
+                    "200": {"description": "The cancelled run", **json_body("ScanRun")},
+                    **_errors(401, 404, 409),
+                },
+            }
         },
     )
     return spec.to_dict()

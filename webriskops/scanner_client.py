@@ -1,6 +1,12 @@
-"""The reference scanner-side client: post a results file the way the docs recommend.
+"""The reference scanner-side client: claim runs, keep their leases, post results.
 
-gzip the body, one ``Idempotency-Key`` per postback reused across its retries, retry
+Dispatch (API.md 3.9): ``claim_runs`` asks for queued runs and takes a lease on each,
+``heartbeat`` extends a lease (``LeaseLost`` when the run is no longer ours), and
+``work_claimed_runs`` / ``work_until_idle`` tie it together for a scanner runtime:
+claim, heartbeat in a background thread while the runtime's own ``scan`` function
+works, then post the result with an ``Idempotency-Key`` per run and attempt.
+
+Posting: gzip the body, one ``Idempotency-Key`` per postback reused across its retries, retry
 only what can succeed unchanged (network errors, 409, 429, 5xx) with exponential backoff
 and full jitter, never sooner than ``Retry-After``, and exit with a status that says
 what to do next. Standard library only, no Flask: a scanner runtime can vendor it.
@@ -19,6 +25,7 @@ import json
 import os
 import random
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,7 +33,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -35,6 +42,8 @@ RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
 ENDPOINT = "/api/scanner/results"
+CLAIM_ENDPOINT = "/api/scanner/runs/claim"
+HEARTBEAT_ENDPOINT = "/api/scanner/runs/{run_id}/heartbeat"
 
 
 @dataclass
@@ -144,6 +153,180 @@ def _json(raw: bytes) -> dict:
     return value if isinstance(value, dict) else {"value": value}
 
 
+# --- Dispatch: claim, heartbeat, and the loop a runtime builds on (API.md 3.9) ----------
+
+
+class ScannerApiError(Exception):
+    """A dispatch call that did not succeed: the HTTP status (None: no answer) and error code."""
+
+    def __init__(self, status: int | None, body: dict, retry_after: float | None = None) -> None:
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        self.status = status
+        self.code: str = error.get("code", "UNKNOWN")
+        self.body = body
+        self.retry_after = retry_after
+        super().__init__(f"{status or 'no answer'} {self.code}: {error.get('message', '')}")
+
+    @property
+    def retryable(self) -> bool:
+        """True when the same call may succeed later: no answer, 429 or 5xx."""
+        return self.status is None or self.status in RETRYABLE - {409}
+
+
+class LeaseLost(ScannerApiError):
+    """409 ``LEASE_LOST``: the run was requeued or finished; stop working on it."""
+
+
+def _check_url(api_url: str) -> str:
+    if not api_url.startswith(("http://", "https://")):
+        raise ValueError("the WebRiskOps URL must start with http:// or https://")
+    return api_url.rstrip("/")
+
+
+def _call(api_url: str, path: str, secret: str, payload: dict, timeout: float) -> dict:
+    """POST ``payload`` as JSON to a dispatch endpoint; the 200 body, or ScannerApiError."""
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked by _check_url
+        _check_url(api_url) + path,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "X-Scanner-Secret": secret},
+        method="POST",
+    )
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            return _json(response.read())
+    except urllib.error.HTTPError as error:
+        body = _json(error.read())
+        retry_after = retry_after_seconds(error.headers.get("Retry-After"))
+        if error.code == 409 and body.get("error", {}).get("code") == "LEASE_LOST":
+            raise LeaseLost(error.code, body, retry_after) from None
+        raise ScannerApiError(error.code, body, retry_after) from None
+    except (http.client.HTTPException, OSError) as error:
+        message = f"{type(error).__name__}: {error}"
+        raise ScannerApiError(None, {"error": {"code": "NETWORK", "message": message}}) from None
+
+
+def claim_runs(
+    api_url: str, secret: str, max: int = 1, lease_seconds: int = 300, *, timeout: float = 30.0
+) -> list[dict[str, Any]]:
+    """Claim up to ``max`` queued runs, oldest first, each leased for ``lease_seconds``.
+
+    Each run is a dict with ``scanRunId``, ``projectId``, ``baseUrl``, ``attempt``,
+    ``leaseExpiresAt``, ``deadlineAt`` and ``artifactPrefix``; ``[]`` when none is
+    queued. Raises ``ScannerApiError`` (``.status``, ``.code``, ``.retryable``).
+    """
+    body = _call(
+        api_url, CLAIM_ENDPOINT, secret, {"max": max, "leaseSeconds": lease_seconds}, timeout
+    )
+    return list(body.get("runs", []))
+
+
+def heartbeat(api_url: str, secret: str, run_id: int, *, timeout: float = 30.0) -> str:
+    """Extend the lease of a claimed run; returns the new ``leaseExpiresAt``.
+
+    Raises ``LeaseLost`` when the run is no longer this scanner's (stop and drop the
+    work: it was requeued or finished) and ``ScannerApiError`` otherwise.
+    """
+    path = HEARTBEAT_ENDPOINT.format(run_id=int(run_id))
+    return str(_call(api_url, path, secret, {}, timeout)["leaseExpiresAt"])
+
+
+class LeaseKeeper:
+    """Heartbeats one run from a background thread while the runtime works on it.
+
+    ``lost`` is set when the server answers ``LEASE_LOST``; transient errors are
+    retried at the next beat (the lease outlives a few missed ones).
+    """
+
+    def __init__(self, api_url: str, secret: str, run_id: int, interval: float) -> None:
+        self.api_url, self.secret, self.run_id, self.interval = api_url, secret, run_id, interval
+        self.lost = threading.Event()
+        self.beats = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                heartbeat(self.api_url, self.secret, self.run_id)
+                self.beats += 1
+            except LeaseLost:
+                self.lost.set()
+                return
+            except ScannerApiError:
+                continue
+
+
+def idempotency_key_for(run: dict[str, Any]) -> str:
+    """The ``Idempotency-Key`` of a run's result: one per run and attempt."""
+    return f"run-{run['scanRunId']}-attempt-{run['attempt']}"
+
+
+def work_claimed_runs(
+    api_url: str,
+    secret: str,
+    scan: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    max: int = 1,
+    lease_seconds: int = 300,
+    heartbeat_interval: float | None = None,
+    max_attempts: int = 6,
+) -> list[Outcome]:
+    """Claim up to ``max`` runs and work each: ``scan(run)`` returns the results payload.
+
+    While ``scan`` runs, a ``LeaseKeeper`` heartbeats every ``heartbeat_interval``
+    seconds (default a third of the lease). The payload is posted with
+    ``post_results`` and ``idempotency_key_for(run)``; a ``scan`` that raises posts a
+    failed result (``SCANNER_ERROR``) so the run and its credit never hang. Returns one
+    ``Outcome`` per claimed run.
+    """
+    interval = heartbeat_interval or lease_seconds / 3
+    outcomes = []
+    for run in claim_runs(api_url, secret, max=max, lease_seconds=lease_seconds):
+        with LeaseKeeper(api_url, secret, run["scanRunId"], interval):
+            try:
+                payload = scan(run)
+            except Exception as error:  # noqa: BLE001 - any scanner bug ends the run as failed
+                payload = {
+                    "scanRunId": run["scanRunId"],
+                    "status": "failed",
+                    "error": {
+                        "code": "SCANNER_ERROR",
+                        "message": f"{type(error).__name__}: {error}"[:2000] or "error",
+                    },
+                }
+        outcomes.append(
+            post_results(
+                api_url,
+                json.dumps(payload).encode(),
+                secret,
+                max_attempts=max_attempts,
+                idempotency_key=idempotency_key_for(run),
+            )
+        )
+    return outcomes
+
+
+def work_until_idle(
+    api_url: str,
+    secret: str,
+    scan: Callable[[dict[str, Any]], dict[str, Any]],
+    **options: Any,
+) -> list[Outcome]:
+    """Call ``work_claimed_runs`` until a claim comes back empty; returns every outcome."""
+    outcomes: list[Outcome] = []
+    while batch := work_claimed_runs(api_url, secret, scan, **options):
+        outcomes.extend(batch)
+    return outcomes
+
+
 def _usage(message: str) -> NoReturn:
     click.echo(json.dumps({"error": {"code": "USAGE", "message": message}}))
     sys.exit(USAGE)
@@ -202,6 +385,78 @@ def post_command(
     sys.exit(outcome.exit_code)
 
 
+def _secret(secret_env: str) -> str:
+    secret = os.environ.get(secret_env)
+    if not secret:
+        _usage(f"{secret_env} is not set")
+    return secret
+
+
+def _exit_for(error: ScannerApiError) -> NoReturn:
+    """Print the error body and exit with the status ``post`` would use for it."""
+    click.echo(json.dumps(error.body))
+    if error.status == 401:
+        sys.exit(UNAUTHORIZED)
+    sys.exit(GAVE_UP if error.retryable else INVALID)
+
+
+_SECRET_ENV = click.option(
+    "--secret-env",
+    default="WRO_SCANNER_SHARED_SECRET",
+    show_default=True,
+    help="Environment variable holding the scanner shared secret.",
+)
+
+
+@scanner.command("claim", cls=_PostCommand)
+@click.option("--url", required=True, help="WebRiskOps base URL, e.g. https://wro.example.com")
+@_SECRET_ENV
+@click.option("--max", "max_", type=click.IntRange(1, 50), default=1, show_default=True)
+@click.option("--lease-seconds", type=click.IntRange(30, 3600), default=300, show_default=True)
+def claim_command(url: str, secret_env: str, max_: int, lease_seconds: int) -> None:
+    """Claim queued runs; prints ``{"runs": [...]}`` (exit 0, also when none is queued)."""
+    secret = _secret(secret_env)
+    try:
+        runs = claim_runs(url, secret, max=max_, lease_seconds=lease_seconds)
+    except ValueError as error:
+        _usage(str(error))
+    except ScannerApiError as error:
+        _exit_for(error)
+    click.echo(json.dumps({"runs": runs}))
+
+
+@scanner.command("heartbeat", cls=_PostCommand)
+@click.argument("scan_run_id", type=click.IntRange(min=1))
+@click.option("--url", required=True, help="WebRiskOps base URL, e.g. https://wro.example.com")
+@_SECRET_ENV
+def heartbeat_command(scan_run_id: int, url: str, secret_env: str) -> None:
+    """Extend a claimed run's lease; prints ``{"leaseExpiresAt": ...}``, exit 2 on LEASE_LOST."""
+    secret = _secret(secret_env)
+    try:
+        expires = heartbeat(url, secret, scan_run_id)
+    except ValueError as error:
+        _usage(str(error))
+    except ScannerApiError as error:
+        _exit_for(error)
+    click.echo(json.dumps({"leaseExpiresAt": expires}))
+
+
 def main() -> None:
     """Console script ``webriskops-scanner``."""
     scanner()
+
+
+def _add_runtime_commands() -> None:
+    """``work`` and ``demo-site`` from the scanner runtime, when the package has it.
+
+    Imported at the end, not the top, so this file still works vendored on its own.
+    """
+    try:
+        from webriskops.scanner.cli import COMMANDS
+    except ImportError:  # pragma: no cover - vendored without the runtime package
+        return
+    for command in COMMANDS:
+        scanner.add_command(command)
+
+
+_add_runtime_commands()

@@ -12,10 +12,14 @@ BROWSER_FORMS = {
     "/projects/<int:project_id>/scan-runs": "reports.start_scan",
     "/scan-runs/<int:scan_run_id>/report/retry": "reports.retry_report",
     "/scan-runs/<int:scan_run_id>/triage": "reports.triage",
+    "/scan-runs/<int:scan_run_id>/cancel": "scans.cancel",
 }
 HEADER_AUTHENTICATED = {
     "/api/scanner/results": "scanner.results.store",
     "/api/projects/<int:project_id>/scan-runs": "reports.api_start_scan",
+    "/api/scanner/runs/claim": "scans.claim",
+    "/api/scanner/runs/<scan_run_id>/heartbeat": "scans.heartbeat",
+    "/api/scan-runs/<int:scan_run_id>/cancel": "scans.api_cancel",
 }
 
 

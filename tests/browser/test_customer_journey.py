@@ -1,7 +1,8 @@
 """The customer journey in real headless Chromium against a real gunicorn process.
 
-Log in, start a scan, post the scanner's result to the same server, watch it appear on
-the scan detail page, open the report, and save screenshots of both pages (and of the
+Log in, start a scan, let a test scanner claim it (the page shows it running, with its
+attempt and lease), post the scanner's result to the same server, watch it appear on
+the scan detail page, open the report, and save screenshots of the pages (and of the
 report's print layout) under ``build/screenshots/`` for people to look at.
 Needs Debian's ``chromium`` and ``chromium-driver`` (``scripts/ensure-chromium.sh``).
 """
@@ -9,12 +10,12 @@ Needs Debian's ``chromium`` and ``chromium-driver`` (``scripts/ensure-chromium.s
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -23,6 +24,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import ROOT, SCANNER_SECRET
+from webriskops import scanner_client
 from webriskops.demo import DEMO_EMAIL, DEMO_PASSWORD, _issue, create_demo, png
 
 pytestmark = pytest.mark.slow
@@ -168,17 +170,34 @@ def test_login_scan_result_and_report(app, pg_url, artifacts_dir, serve, browser
     wait_for(browser, "#run-waiting")
     run_id = int(re.search(r"/scan-runs/(\d+)$", browser.current_url).group(1))
     assert f"Scan #{run_id} is queued" in browser.page_source
+    assert browser.find_element(By.CSS_SELECTOR, "h1 .badge").text == "Queued"
 
-    # The scanner posts its result to the same server.
-    response = requests.post(
-        base + "/api/scanner/results",
-        json=scanner_result(run_id, artifacts_dir),
-        headers={"X-Scanner-Secret": SCANNER_SECRET},
-        timeout=30,
+    # A test scanner claims it; the page, refreshing itself, shows it running.
+    [claimed] = scanner_client.claim_runs(base, SCANNER_SECRET, max=1, lease_seconds=120)
+    assert (claimed["scanRunId"], claimed["attempt"]) == (run_id, 1)
+    WebDriverWait(browser, 20).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, "h1 .badge").text == "Running"
     )
-    assert response.status_code == 202, response.text
+    assert "lease held" in wait_for(browser, "#lease-state").text
+    assert browser.find_element(By.ID, "run-attempt").text == "1"
+    assert browser.find_element(By.ID, "cancel-scan").is_displayed()
+    scanner_client.heartbeat(base, SCANNER_SECRET, run_id)
+    save_full_page(browser, "scan-running")
 
-    browser.refresh()
+    # The scanner posts its result to the same server, with its idempotency key.
+    outcome = scanner_client.post_results(
+        base,
+        json.dumps(scanner_result(run_id, artifacts_dir)).encode(),
+        SCANNER_SECRET,
+        idempotency_key=scanner_client.idempotency_key_for(claimed),
+    )
+    assert outcome.exit_code == scanner_client.ACCEPTED, outcome.body
+
+    WebDriverWait(browser, 20).until(  # the page refreshes itself until the run is finished
+        lambda driver: driver.find_element(By.CSS_SELECTOR, "h1 .badge").text == "Completed"
+    )
+    assert not browser.find_elements(By.ID, "cancel-scan")
+    assert wait_for(browser, "#run-duration").text.endswith(" s")
     assert wait_for(browser, "#pages-scanned").text == "2"
     assert browser.find_element(By.ID, "issues-count").text == "5"
     assert "jQuery 1.12.4 with known vulnerabilities" in browser.page_source

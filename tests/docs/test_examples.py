@@ -3,18 +3,21 @@
 The format, in any page of ``docs/scanner``: a marker ``<!-- example: NAME setup=S -->``,
 then a ```` ```bash ```` block and a ```` ```http ```` block.
 
-- The bash block is a curl command: its lines up to the first one not ending in ``\\``,
-  with one ``-H "Name: value"`` per header, then the JSON body as a heredoc (the lines
-  up to ``JSON``), read by curl (``--data @- <<'JSON'``) or by ``gzip -c <<'JSON' |``
-  in front of it, in which case the test gzips the body too.
+- The bash block is a curl command to ``"$WRO_URL/<path>"``: its lines up to the first
+  one not ending in ``\\``, with one ``-H "Name: value"`` per header, then the JSON
+  body as a heredoc (the lines up to ``JSON``), read by curl (``--data @- <<'JSON'``)
+  or by ``gzip -c <<'JSON' |`` in front of it, in which case the test gzips the body
+  too. A command without a heredoc sends no body.
 - The http block is the answer: a status line, headers, a blank line, the JSON body.
 
 The run id ``42`` is a placeholder for a real run the test creates and
 ``$WRO_SCANNER_SHARED_SECRET`` one for the test app's secret. ``setup`` says what state
 the example needs: ``queued`` (a fresh run), ``terminal`` (a run already completed),
 ``unknown`` (no such run), ``replay`` (the same request sent once before),
-``key-reused`` (the same key sent once before with another body) or ``rate-limited``
-(a limit of one postback a minute, already used).
+``key-reused`` (the same key sent once before with another body), ``rate-limited``
+(a limit of one postback a minute, already used), ``claimable`` (a fresh run, nothing
+else queued), ``claimed`` (the run claimed with a 300-second lease) or
+``lease-expired`` (claimed, and its lease ran out).
 
 Checked: the status; the body's keys all the way down; error codes, ``status``,
 ``duplicate`` and the stored counts equal; field-error paths and messages equal; and the
@@ -45,7 +48,11 @@ EXAMPLE = re.compile(
 )
 CURL_BLOCK = re.compile(r"```bash\n(?:(?!```).)*\bcurl\b", re.S)
 HEADER = re.compile(r'-H "([^:"]+): ([^"]*)"')
-SETUPS = {"queued", "terminal", "unknown", "replay", "key-reused", "rate-limited"}
+SETUPS = {
+    "queued", "terminal", "unknown", "replay", "key-reused", "rate-limited",
+    "claimable", "claimed", "lease-expired",
+}  # fmt: skip
+URL = re.compile(r'"\$WRO_URL(/[^"]+)"')
 # Headers whose presence the docs promise; compared both ways.
 TRACKED_HEADERS = {"ratelimit-policy", "ratelimit", "retry-after", "idempotent-replayed"}
 EXACT_KEYS = {"code", "status", "duplicate", "pagesStored", "issuesStored", "scanRunId"}
@@ -56,9 +63,13 @@ def parse_request(block: str) -> dict[str, Any]:
     lines = block.rstrip("\n").split("\n")
     end = next(i for i, line in enumerate(lines) if not line.endswith("\\"))
     command, rest = "\n".join(lines[: end + 1]), lines[end + 1 :]
-    assert "<<'JSON'" in command and rest[-1] == "JSON", "the body must be a JSON heredoc"
+    if "<<'JSON'" in command:
+        assert rest and rest[-1] == "JSON", "the body must be a JSON heredoc"
+    else:
+        assert not rest, "a command without a body ends with its last line"
     return {
         "command": block,
+        "path": URL.search(command)[1],
         "headers": dict(HEADER.findall(command)),
         "body": "\n".join(rest[:-1]),
         "gzip": command.startswith("gzip -c <<'JSON' | curl "),
@@ -129,6 +140,11 @@ def test_example_is_valid_bash(example):
 
 def same_shape(documented: Any, actual: Any, path: str = "") -> None:
     """Same keys all the way down; codes, statuses and stored counts equal."""
+    if isinstance(documented, list) and documented and isinstance(documented[0], dict):
+        assert isinstance(actual, list) and len(actual) == len(documented), path
+        for index, item in enumerate(documented):
+            same_shape(item, actual[index], f"{path}.{index}")
+        return
     if not isinstance(documented, dict):
         return
     assert isinstance(actual, dict), path
@@ -153,9 +169,18 @@ def app_overrides(request):
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[example["name"] for example in EXAMPLES])
 def test_documented_example_answers_as_documented(client, make_run, example):
+    from webriskops.scans.services import claim_runs
+
     run = make_run()
     body = example["body"]
-    if example["setup"] != "unknown":
+    path = example["path"].replace("/42/", f"/{run.id}/")
+    if example["setup"] in ("claimed", "lease-expired"):
+        claim_runs(1, 300)
+    if example["setup"] == "lease-expired":
+        from tests.scans.conftest import expire_lease
+
+        expire_lease(run.id)
+    if path == "/api/scanner/results" and example["setup"] != "unknown":
         assert '"scanRunId": 42' in body, "examples post for the placeholder run 42"
         body = body.replace('"scanRunId": 42', f'"scanRunId": {run.id}')
         body = body.replace("scan-runs/42/", f"scan-runs/{run.id}/")
@@ -170,13 +195,15 @@ def test_documented_example_answers_as_documented(client, make_run, example):
     if example["setup"] in ("replay", "rate-limited"):
         client.post("/api/scanner/results", data=data, headers=headers)
 
-    response = client.post("/api/scanner/results", data=data, headers=headers)
+    response = client.post(path, data=data or None, headers=headers)
 
     assert response.status_code == example["status"], response.get_data(as_text=True)
     actual = response.get_json()
     same_shape(example["response"], actual)
     if "scanRunId" in actual:
         assert actual["scanRunId"] == run.id
+    for claimed in actual.get("runs", []):
+        assert (claimed["scanRunId"], claimed["artifactPrefix"]) == (run.id, f"scan-runs/{run.id}/")
     documented_fields = example["response"].get("error", {}).get("fields")
     if documented_fields is not None:
         assert documented_fields == actual["error"]["fields"]

@@ -15,7 +15,7 @@ from tests import payloads
 from tests.conftest import SCANNER_SECRET
 from webriskops.extensions import db
 from webriskops.models import CreditEntry, Issue, IssueOccurrence, Organization, ScanPage, ScanRun
-from webriskops.reports.services import create_scan_run
+from webriskops.scans.services import create_scan_run
 
 PARALLEL = 12
 

@@ -1,10 +1,10 @@
-"""The scanner's shared secret: constant-time check with rotation."""
+"""The scanner's shared secret (constant-time check with rotation) and its rate limit."""
 
 from __future__ import annotations
 
 import hmac
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from webriskops.errors import ApiError
 
@@ -40,3 +40,29 @@ def authenticate_scanner() -> str:
             "as WRO_SCANNER_SHARED_SECRET.",
         )
     return matched
+
+
+def admit_scanner() -> str:
+    """Authenticate the scanner, then count the request against its rate limit.
+
+    Every scanner endpoint (results, claim, heartbeat) starts with this, in the
+    contract's order: a 401 carries only ``RateLimit-Policy``, everything after the
+    secret checked out carries ``RateLimit`` too (set on ``g``, added to the response by
+    the ingest blueprint's after-request hook), and a refusal is a 429 with
+    ``Retry-After``. Returns which secret matched.
+    """
+    from webriskops.ratelimit import scanner_limiter
+
+    limiter = scanner_limiter(current_app)
+    g.rate_limit_headers = {"RateLimit-Policy": limiter.policy}
+    credential = authenticate_scanner()
+    state = limiter.hit(f"scanner:{credential}")
+    g.rate_limit_headers = state.headers(limiter.policy)
+    if not state.allowed:
+        raise ApiError(
+            429,
+            "RATE_LIMITED",
+            f"Too many scanner requests. Retry after {state.reset_seconds} seconds.",
+            headers={"Retry-After": g.rate_limit_headers["Retry-After"]},
+        )
+    return credential

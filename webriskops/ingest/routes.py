@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from flask import Response, current_app, g, request
 
-from webriskops.auth.scanner import authenticate_scanner
-from webriskops.errors import ApiError
+from webriskops.auth.scanner import admit_scanner
 from webriskops.ingest import bp, idempotency
 from webriskops.ingest.body import parse_json, read_body, require_json_media_type
 from webriskops.ingest.schemas import Limits, load_result
 from webriskops.ingest.service import ingest_result
-from webriskops.ratelimit import scanner_limiter
 
 ENDPOINT = "scanner.results.store"
 
@@ -23,19 +21,7 @@ ENDPOINT = "scanner.results.store"
 def store_results() -> Response:
     """Accept a completed or failed scan result from the scanner runtime."""
     config = current_app.config
-    limiter = scanner_limiter(current_app)
-    g.rate_limit_headers = {"RateLimit-Policy": limiter.policy}
-    credential = authenticate_scanner()
-
-    state = limiter.hit(f"scanner:{credential}")
-    g.rate_limit_headers = state.headers(limiter.policy)
-    if not state.allowed:
-        raise ApiError(
-            429,
-            "RATE_LIMITED",
-            f"Too many postbacks. Retry after {state.reset_seconds} seconds.",
-            headers={"Retry-After": g.rate_limit_headers["Retry-After"]},
-        )
+    admit_scanner()
 
     body = read_body(config["MAX_BODY_BYTES"])
     require_json_media_type()

@@ -35,6 +35,7 @@ from webriskops.models import (
 from webriskops.models.base import utcnow
 from webriskops.models.scans import COUNTER_COLUMNS, TERMINAL_STATUSES, api_counters
 from webriskops.redaction import Redactor
+from webriskops.scans.services import failure_changes
 
 log = logging.getLogger(__name__)
 
@@ -193,27 +194,15 @@ def _store_completed(run: Mapping[str, Any], result: dict) -> tuple[dict[str, An
         "report_status": "pending",
         "started_at": run["started_at"] or now,
         "finished_at": now,
+        "lease_expires_at": None,
         **{column: counters[name] for column, name in COUNTER_COLUMNS.items()},
     }
     return changes, len(page_rows), len(issues_by_fingerprint)
 
 
 def _store_failed(run: Mapping[str, Any], error: dict) -> dict[str, Any]:
-    """Restore the reserved credit; return the failed run's (redacted) error columns."""
-    redact = redactor()
-    now = utcnow()
-    settle_credit(run["organization_id"], run["id"], consumed=False)
-    outbox.record("finish_scan_run", scan_run_id=run["id"])
-    return {
-        "status": "failed",
-        "credit_state": "restored",
-        "error_code": error["code"],
-        "error_message": redact.redact(error["message"]),
-        "error_url": redact.redact_url(error["url"]) if error.get("url") else None,
-        "error_timeout_ms": error.get("timeoutMs"),
-        "started_at": run["started_at"] or now,
-        "finished_at": now,
-    }
+    """The failed run's columns, through the one failure path every failure takes."""
+    return failure_changes(run, error, reported_by_scanner=True)
 
 
 def _page_row(run_id: int, position: int, entry: dict, redact: Redactor) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 
 ``rq worker --worker-class webriskops.jobs.worker.OutboxWorker`` builds the app once in
 the parent process (each forked work horse inherits it, minus the database connections,
-which a child must not share) and, while idle, sweeps the outbox every
-``SWEEP_INTERVAL`` seconds: jobs that could not be enqueued (Redis was down), retries
-that have come due and jobs lost with a dead worker are handed over again.
+which a child must not share) and, while idle, sweeps every ``SWEEP_INTERVAL`` seconds:
+scan runs whose lease expired are requeued or timed out (``webriskops.scans``), then jobs
+that could not be enqueued (Redis was down), retries that have come due and jobs lost
+with a dead worker are handed over again.
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ class OutboxWorker(HerokuWorker):
             super().run_maintenance_tasks()
 
     def sweep(self) -> int:
-        """One outbox sweep in the app context; logs instead of raising."""
+        """Sweep overdue scan runs, then the outbox, in the app context; logs instead of raising."""
         from webriskops.jobs import outbox
+        from webriskops.scans.services import sweep_runs
 
         self._last_sweep = time.monotonic()
         try:
             with self.app.app_context():
+                sweep_runs()  # lease expiry and SCAN_TIMEOUT (API.md 3.9) record outbox work
                 handed = outbox.sweep()
                 db.session.remove()
         except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval

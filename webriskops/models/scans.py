@@ -40,6 +40,8 @@ class ScanRun(db.Model):
             "credit_state IN ('reserved', 'consumed', 'restored')", name="credit_state_known"
         ),
         Index("ix_scan_runs_project_id_id", "project_id", "id"),
+        # Claims take the oldest queued runs; sweeps look at the non-terminal ones.
+        Index("ix_scan_runs_status_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -58,6 +60,12 @@ class ScanRun(db.Model):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_url: Mapped[str | None] = mapped_column(Text)
     error_timeout_ms: Mapped[int | None] = mapped_column(Integer)
+
+    # Dispatch (API.md 3.9): the attempt a scanner works on (1 until a lease expires), and
+    # while ``running`` the lease that scanner holds and how long each heartbeat extends it.
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     report_status: Mapped[str | None] = mapped_column(String(16))
     report_summary: Mapped[dict | None] = mapped_column(Json)

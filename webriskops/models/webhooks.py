@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webriskops.extensions import db
 from webriskops.models.base import BigId, Timestamp, utcnow
 
-WEBHOOK_EVENTS = ("scan_run.completed", "scan_run.failed", "report.ready")
+WEBHOOK_EVENTS = ("scan_run.queued", "scan_run.completed", "scan_run.failed", "report.ready")
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
 
 

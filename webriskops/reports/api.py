@@ -21,7 +21,6 @@ from webriskops.reports.export import SARIF_MEDIA_TYPE, sarif_log
 from webriskops.reports.findings import issue_occurrences, set_triage
 from webriskops.reports.schemas import ListPageSchema, TriageSchema
 from webriskops.reports.services import (
-    create_scan_run,
     list_scan_runs,
     scan_run_detail,
     scan_run_summary,
@@ -29,6 +28,7 @@ from webriskops.reports.services import (
     visible_project,
     visible_scan_run,
 )
+from webriskops.scans.services import create_scan_run
 
 MAX_PER_PAGE = 100
 # ASCII digits only: str.isdigit() also accepts "²" and int() then fails with a 500.

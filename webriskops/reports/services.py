@@ -21,12 +21,12 @@ from webriskops.models import (
     ScanPage,
     ScanRun,
     User,
-    reserve_credit,
 )
 from webriskops.models.base import isoformat
 from webriskops.models.triage import TriageState
 from webriskops.reports.findings import Finding, FindingFilter, list_findings
 from webriskops.reports.schemas import DEFAULT_PER_PAGE
+from webriskops.scans.services import dispatch_json
 
 MAX_ID = 2**63 - 1
 # How many occurrences an issue lists in the read API; the rest are a link away.
@@ -131,20 +131,6 @@ def run_pages(run: ScanRun, *, page: int, per_page: int) -> tuple[list[ScanPage]
     return list(pages), int(total or 0)
 
 
-def create_scan_run(project: Project) -> ScanRun:
-    """Create a queued run and reserve one credit (raises InsufficientCredits); commits."""
-    run = ScanRun(project_id=project.id, status="queued", credit_state="reserved")
-    db.session.add(run)
-    db.session.flush()
-    try:
-        reserve_credit(project.organization_id, run.id)
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return run
-
-
 def list_scan_runs(project: Project, *, page: int, per_page: int) -> tuple[list[ScanRun], int]:
     """One page of a project's runs, newest first, and the total count."""
     total = db.session.scalar(
@@ -188,6 +174,7 @@ def scan_run_summary(run: ScanRun) -> dict[str, Any]:
         "counters": run.counters(),
         "error": error,
         "reportStatus": run.report_status,
+        **dispatch_json(run),
         "createdAt": isoformat(run.created_at),
         "startedAt": isoformat(run.started_at),
         "finishedAt": isoformat(run.finished_at),

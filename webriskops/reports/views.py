@@ -14,6 +14,7 @@ from typing import Any
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -29,7 +30,7 @@ from webriskops.auth.session import current_user, login_required
 from webriskops.extensions import db
 from webriskops.jobs import outbox
 from webriskops.models import InsufficientCredits, Organization, Project, ScanRun
-from webriskops.models.base import as_utc
+from webriskops.models.base import as_utc, utcnow
 from webriskops.models.triage import TRIAGE_LABELS, TRIAGE_STATES
 from webriskops.reports import bp
 from webriskops.reports.export import csv_lines
@@ -43,7 +44,6 @@ from webriskops.reports.findings import (
 )
 from webriskops.reports.schemas import CHANGES, SORTS, FindingFilterSchema, TriageSchema
 from webriskops.reports.services import (
-    create_scan_run,
     latest_runs,
     list_scan_runs,
     recent_runs,
@@ -55,6 +55,7 @@ from webriskops.reports.services import (
     visible_scan_run,
 )
 from webriskops.reports.summary import CATEGORIES
+from webriskops.scans.services import create_scan_run, deadline_at
 from webriskops.storage import storage
 
 log = logging.getLogger(__name__)
@@ -285,6 +286,8 @@ def scan_run(scan_run_id: int):
     html = render_template(
         "reports/scan_run.html",
         run=run,
+        dispatch=_dispatch_state(run),
+        form=ActionForm(),
         project=run.project,
         role=role_in(current_user(), run.project.organization_id),
         pages=pages,
@@ -310,7 +313,6 @@ def scan_run(scan_run_id: int):
             {**known, "pages_page": pages_page if pages_page > 1 else None},
             issues_requested,
         ),
-        form=ActionForm(),
         **_filter_context(flt, problems),
     )
     return html, 400 if problems else 200
@@ -381,6 +383,18 @@ def _report_context(run: ScanRun) -> dict[str, Any]:
         "category_chart": _category_chart(summary) if summary else None,
         "triage": triage_counts(run) if summary else {},
         "by_severity": severity_counts(run) if summary else {},
+    }
+
+
+def _dispatch_state(run: ScanRun) -> dict[str, Any]:
+    """What the run page says about a run that is not finished: attempts, lease, deadline."""
+    left = 0
+    if run.lease_expires_at is not None:
+        left = int((as_utc(run.lease_expires_at) - utcnow()).total_seconds())
+    return {
+        "max_attempts": current_app.config["SCAN_MAX_ATTEMPTS"],
+        "lease_seconds_left": left,
+        "deadline_at": deadline_at(run.created_at),
     }
 
 
@@ -625,12 +639,11 @@ def format_when(value) -> str:
 
 @bp.app_template_filter("duration")
 def format_duration(run: ScanRun) -> str:
-    """How long a finished run took, e.g. "3 min 12 s"."""
-    if not run.finished_at or not (run.started_at or run.created_at):
+    """How long a run took from its claim to its end (or until now), e.g. "3 min 12 s"."""
+    if run.started_at is None:
         return ""
-    seconds = int(
-        (as_utc(run.finished_at) - as_utc(run.started_at or run.created_at)).total_seconds()
-    )
+    end = as_utc(run.finished_at) if run.finished_at else utcnow()
+    seconds = int((end - as_utc(run.started_at)).total_seconds())
     minutes, seconds = divmod(max(0, seconds), 60)
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 

@@ -67,7 +67,9 @@ def add_endpoint(organization: Organization, url: str) -> tuple[WebhookEndpoint,
 
 def event_payload(event: str, run: ScanRun, organization_id: int) -> dict:
     """The JSON body of an event: ids and summary data only, never evidence."""
-    occurred = run.report_generated_at if event == "report.ready" else run.finished_at
+    occurred = {"report.ready": run.report_generated_at, "scan_run.queued": run.created_at}.get(
+        event, run.finished_at
+    )
     return {
         "type": event,
         "timestamp": isoformat(occurred or utcnow()),
