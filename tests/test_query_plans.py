@@ -61,6 +61,30 @@ LOOKUPS = {
     "pages of a run": ("SELECT * FROM scan_pages WHERE scan_run_id = 1 ORDER BY position", {}),
     "issues of a run": ("SELECT * FROM issues WHERE scan_run_id = 1", {}),
     "artifacts of a run": ("SELECT * FROM artifacts WHERE scan_run_id = 1", {}),
+    # reports.findings: a run's findings narrowed by severity or category, triage joined
+    # per project and fingerprint, and "recurring" looked up in the previous run.
+    "findings of a run by severity": (
+        "SELECT id FROM issues WHERE scan_run_id = 1 AND severity = 'high' ORDER BY id",
+        {},
+    ),
+    "findings of a run by category": (
+        "SELECT id FROM issues WHERE scan_run_id = 1 AND category = 'seo'",
+        {},
+    ),
+    "triage of a fingerprint": (
+        "SELECT * FROM triage_states WHERE project_id = 1 AND fingerprint = 'fp-00000001'",
+        {},
+    ),
+    "findings with their triage": (
+        "SELECT issues.id, triage_states.state FROM issues LEFT OUTER JOIN triage_states "
+        "ON triage_states.project_id = 1 AND triage_states.fingerprint = issues.fingerprint "
+        "WHERE issues.scan_run_id = 1 AND triage_states.state = 'false_positive'",
+        {},
+    ),
+    "fingerprint in the previous run": (
+        "SELECT 1 FROM issues WHERE scan_run_id = 1 AND fingerprint = 'fp-00000001'",
+        {},
+    ),
     "occurrences of an issue": ("SELECT * FROM issue_occurrences WHERE issue_id = 1", {}),
     "occurrences on a page": ("SELECT * FROM issue_occurrences WHERE scan_page_id = 1", {}),
     # auth: a user's organizations, tokens by hash, users by email.

@@ -18,7 +18,7 @@ import psycopg
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sqlalchemy_exc
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webriskops.extensions import db
 
@@ -83,12 +83,18 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-# Titles and explanations of the HTML error pages, by status.
+# Titles and explanations of the branded HTML error pages, where the exception has
+# nothing better, by status.
 PAGE_ERRORS = {
     403: ("Not allowed", "Only an owner of this organization can do that."),
     404: (
         "Not found",
         "There is nothing here, or it belongs to an organization you are not a member of.",
+    ),
+    405: ("Not allowed here", "This address does not accept that kind of request."),
+    500: (
+        "Something went wrong",
+        "An unexpected error stopped this page. It has been logged; try again in a moment.",
     ),
     503: (
         "Briefly unavailable",
@@ -134,8 +140,24 @@ def _rollback() -> None:
 
 
 def _page(status: int, title: str, message: str, headers: Mapping[str, str] | None = None):
-    html = render_template("error.html", status=status, title=title, message=message)
+    try:
+        html = render_template("error.html", status=status, title=title, message=message)
+    except Exception:  # the page frame itself failed (e.g. the database is down)
+        log.exception("could not render the error page for %s", status)
+        html = (
+            f"<!doctype html><title>{status} · WebRiskOps</title>"
+            f"<h1>{status} · {title}</h1><p>Try again in a moment.</p>"
+        )
     return html, status, dict(headers or {})
+
+
+def _headers_of(error: HTTPException) -> dict[str, str]:
+    """Headers the status needs, such as a 405's Allow (not the HTML content type)."""
+    return {
+        name: value
+        for name, value in error.get_headers()
+        if name.lower() not in ("content-type", "content-length")
+    }
 
 
 def init_app(app: Flask) -> None:
@@ -158,20 +180,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
         status = error.code or 500
-        # Headers the status needs, such as a 405's Allow (not the HTML content type).
-        headers = {
-            name: value
-            for name, value in error.get_headers()
-            if name.lower() not in ("content-type", "content-length")
-        }
-        if wants_json():
-            code = _HTTP_CODES.get(status, "HTTP_ERROR")
-            message = error.description or code
-            return ApiError(status, code, message, headers=headers).response()
-        title, message = PAGE_ERRORS.get(status, (error.name, error.description))
-        if error.description and error.description != type(error).description:
-            message = error.description  # a specific explanation given where it was raised
-        return _page(status, title, message or error.name, headers)
+        if not wants_json():
+            return error_page(error)
+        code = _HTTP_CODES.get(status, "HTTP_ERROR")
+        message = error.description or code
+        return ApiError(status, code, message, headers=_headers_of(error)).response()
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
@@ -195,4 +208,15 @@ def init_app(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if isinstance(error, HTTPException):  # pragma: no cover - handled above
             return error
+        if not wants_json():
+            return error_page(InternalServerError())
         return ApiError(500, "INTERNAL_ERROR", "An unexpected error occurred.").response()
+
+
+def error_page(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+    """The branded HTML page of an HTTP error (its headers, such as ``Allow``, kept)."""
+    status = error.code or 500
+    title, message = PAGE_ERRORS.get(status, (error.name, error.description))
+    if error.description and error.description != type(error).description:
+        message = error.description  # a specific explanation given where it was raised
+    return _page(status, title, message or error.name, _headers_of(error))

@@ -11,6 +11,7 @@ BROWSER_FORMS = {
     "/logout": "auth.logout",
     "/projects/<int:project_id>/scan-runs": "reports.start_scan",
     "/scan-runs/<int:scan_run_id>/report/retry": "reports.retry_report",
+    "/scan-runs/<int:scan_run_id>/triage": "reports.triage",
     "/scan-runs/<int:scan_run_id>/cancel": "scans.cancel",
 }
 HEADER_AUTHENTICATED = {

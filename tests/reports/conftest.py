@@ -144,3 +144,23 @@ def tenants(make_org, make_project, make_run, make_user, post_result) -> Tenants
         screenshot=payload["pages"][0]["artifacts"]["screenshotPath"],
         snapshot=payload["pages"][0]["artifacts"]["htmlSnapshotPath"],
     )
+
+
+@pytest.fixture
+def member_token(tenants) -> dict[str, str]:
+    """Authorization headers of organization A's member (not an owner)."""
+    from webriskops.auth.tokens import create_token
+
+    token = create_token(tenants.member)
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def outsider_token(tenants) -> dict[str, str]:
+    """Authorization headers of organization B's owner."""
+    from webriskops.auth.tokens import create_token
+
+    token = create_token(tenants.outsider)
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}"}

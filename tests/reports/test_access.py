@@ -25,11 +25,15 @@ PAGES = [
     ("GET", "/scan-runs/{run}/artifacts/{snapshot}", 200),
     ("POST", "/projects/{project}/scan-runs", 302),
     ("POST", "/scan-runs/{run}/report/retry", 302),
+    ("GET", "/scan-runs/{run}/issues.csv", 200),
+    ("GET", "/scan-runs/{run}/report/print", 200),
+    ("POST", "/scan-runs/{run}/triage", 302),
 ]
 API = [
     ("GET", "/api/scan-runs/{run}", 200),
     ("GET", "/api/projects/{project}/scan-runs", 200),
     ("POST", "/api/projects/{project}/scan-runs", 201),
+    ("GET", "/api/scan-runs/{run}/sarif", 200),
 ]
 
 

@@ -161,7 +161,19 @@ def test_start_scan_without_credits_is_402(tenants, client, bearer):
 
 
 ROUTES = {
-    ("/api/scan-runs/{scanRunId}", "get"): ("reports.api_scan_run", {"200", "401", "404"}),
+    ("/api/scan-runs/{scanRunId}", "get"): ("reports.api_scan_run", {"200", "401", "404", "422"}),
+    ("/api/scan-runs/{scanRunId}/sarif", "get"): (
+        "reports.api_scan_run_sarif",
+        {"200", "401", "404"},
+    ),
+    ("/api/scan-runs/{scanRunId}/occurrences", "get"): (
+        "reports.api_issue_occurrences",
+        {"200", "401", "404", "422"},
+    ),
+    ("/api/projects/{projectId}/triage", "put"): (
+        "reports.api_set_triage",
+        {"200", "401", "404", "422"},
+    ),
     ("/api/projects/{projectId}/scan-runs", "get"): (
         "reports.api_project_scan_runs",
         {"200", "401", "404", "422"},

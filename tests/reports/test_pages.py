@@ -130,14 +130,14 @@ def test_report_issues_are_paginated(make_project, make_run, make_user, post_res
     project = make_project()
     make_user(project.organization, "owner@acme.test")
     run = make_run(project)
-    post_result(payloads.completed(run.id, [payloads.issue(n) for n in range(60)]))
+    post_result(payloads.completed(run.id, [payloads.issue(n) for n in range(120)]))
     client = login("owner@acme.test")
     first = client.get(f"/scan-runs/{run.id}/report")
     second = client.get(f"/scan-runs/{run.id}/report?page=2")
-    assert first.text.count('class="issue ') == 50 and "1–50 of 60" in first.text
-    assert second.text.count('class="issue ') == 10 and "51–60 of 60" in second.text
+    assert first.text.count('class="issue ') == 100 and "1–100 of 120" in first.text
+    assert second.text.count('class="issue ') == 20 and "101–120 of 120" in second.text
     detail = client.get(f"/scan-runs/{run.id}?issues_page=3")
-    assert detail.text.count('class="issue ') == 20 and "41–60 of 60" in detail.text
+    assert detail.text.count('class="issue ') == 20 and "101–120 of 120" in detail.text
     assert client.get(f"/scan-runs/{run.id}/report?page=abc").status_code == 200
 
 

@@ -32,6 +32,7 @@ from webriskops.models.scans import (
     ScanPage,
     ScanRun,
 )
+from webriskops.models.triage import TRIAGE_STATES, TriageState
 from webriskops.models.webhooks import (  # noqa: F401 - registers the tables
     OwnerNotification,
     WebhookAttempt,
@@ -42,6 +43,7 @@ from webriskops.models.webhooks import (  # noqa: F401 - registers the tables
 __all__ = [
     "ROLES",
     "TERMINAL_STATUSES",
+    "TRIAGE_STATES",
     "ApiToken",
     "Artifact",
     "CreditEntry",
@@ -56,6 +58,7 @@ __all__ = [
     "Project",
     "ScanPage",
     "ScanRun",
+    "TriageState",
     "User",
     "UserSession",
     "create_organization",

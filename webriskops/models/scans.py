@@ -161,7 +161,12 @@ class Issue(db.Model):
     """A finding of a run, unique per run by fingerprint."""
 
     __tablename__ = "issues"
-    __table_args__ = (UniqueConstraint("scan_run_id", "fingerprint"),)
+    __table_args__ = (
+        UniqueConstraint("scan_run_id", "fingerprint"),
+        # The scan detail and report filter a run's findings by severity or category.
+        Index("ix_issues_scan_run_id_severity", "scan_run_id", "severity"),
+        Index("ix_issues_scan_run_id_category", "scan_run_id", "category"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     scan_run_id: Mapped[int] = mapped_column(ForeignKey("scan_runs.id", ondelete="CASCADE"))

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, select
+from flask import url_for
+from sqlalchemy import func, select
 
 from webriskops.extensions import db
 from webriskops.models import (
     Artifact,
-    Issue,
-    IssueOccurrence,
     Membership,
     Organization,
     Project,
@@ -24,10 +23,15 @@ from webriskops.models import (
     User,
 )
 from webriskops.models.base import isoformat
+from webriskops.models.triage import TriageState
+from webriskops.reports.findings import Finding, FindingFilter, list_findings
+from webriskops.reports.schemas import DEFAULT_PER_PAGE
 from webriskops.scans.services import dispatch_json
-from webriskops.vocabulary import INT64_MAX, Severity
+from webriskops.vocabulary import INT64_MAX
 
 MAX_ID = INT64_MAX
+# How many occurrences an issue lists in the read API; the rest are a link away.
+API_OCCURRENCE_LIMIT = 20
 
 
 def _valid_id(ident: int) -> bool:
@@ -128,35 +132,6 @@ def run_pages(run: ScanRun, *, page: int, per_page: int) -> tuple[list[ScanPage]
     return list(pages), int(total or 0)
 
 
-def run_issues(
-    run: ScanRun, *, page: int, per_page: int
-) -> tuple[list[tuple[Issue, list[str]]], int]:
-    """One page of a run's issues, most severe first, each with the URLs it was seen on."""
-    severity_rank = case(
-        {severity.value: severity.rank for severity in Severity}, value=Issue.severity, else_=4
-    )
-    total = db.session.scalar(
-        select(func.count()).select_from(Issue).where(Issue.scan_run_id == run.id)
-    )
-    issues = db.session.scalars(
-        select(Issue)
-        .where(Issue.scan_run_id == run.id)
-        .order_by(severity_rank, Issue.category, Issue.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    seen_on: dict[int, list[str]] = {}
-    if issues:
-        for issue_id, url in db.session.execute(
-            select(IssueOccurrence.issue_id, ScanPage.url)
-            .join(ScanPage, ScanPage.id == IssueOccurrence.scan_page_id)
-            .where(IssueOccurrence.issue_id.in_([issue.id for issue in issues]))
-            .order_by(ScanPage.position)
-        ):
-            seen_on.setdefault(issue_id, []).append(url)
-    return [(issue, seen_on.get(issue.id, [])) for issue in issues], int(total or 0)
-
-
 def list_scan_runs(project: Project, *, page: int, per_page: int) -> tuple[list[ScanRun], int]:
     """One page of a project's runs, newest first, and the total count."""
     total = db.session.scalar(
@@ -170,6 +145,17 @@ def list_scan_runs(project: Project, *, page: int, per_page: int) -> tuple[list[
         .offset((page - 1) * per_page)
     ).all()
     return list(runs), int(total or 0)
+
+
+def recent_runs(project: Project, limit: int) -> list[ScanRun]:
+    """The project's last ``limit`` completed runs, oldest first (for the trend chart)."""
+    runs = db.session.scalars(
+        select(ScanRun)
+        .where(ScanRun.project_id == project.id, ScanRun.status == "completed")
+        .order_by(ScanRun.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(runs))
 
 
 def scan_run_summary(run: ScanRun) -> dict[str, Any]:
@@ -197,27 +183,37 @@ def scan_run_summary(run: ScanRun) -> dict[str, Any]:
     }
 
 
-def scan_run_detail(run: ScanRun) -> dict[str, Any]:
-    """The run with every stored page and issue (issues with the page URLs they were seen on)."""
-    pages = db.session.scalars(
-        select(ScanPage).where(ScanPage.scan_run_id == run.id).order_by(ScanPage.position)
-    ).all()
-    page_urls = {page.id: page.url for page in pages}
-    issues = db.session.scalars(
-        select(Issue).where(Issue.scan_run_id == run.id).order_by(Issue.id)
-    ).all()
-    seen_on: dict[int, list[str]] = {}
-    for issue_id, page_id in db.session.execute(
-        select(IssueOccurrence.issue_id, IssueOccurrence.scan_page_id)
-        .join(Issue, Issue.id == IssueOccurrence.issue_id)
-        .where(Issue.scan_run_id == run.id)
-        .order_by(IssueOccurrence.id)
-    ):
-        seen_on.setdefault(issue_id, []).append(page_urls[page_id])
+def scan_run_detail(
+    run: ScanRun, *, page: int = 1, per_page: int = DEFAULT_PER_PAGE
+) -> dict[str, Any]:
+    """The run with one page of its stored pages and issues, the totals and the next link.
+
+    ``page``/``perPage`` apply to both lists; each issue carries its first occurrences
+    (page URLs) and ``occurrenceCount``, so the answer stays bounded however many pages
+    share a fingerprint.
+    """
+    pages, pages_total = run_pages(run, page=page, per_page=per_page)
+    findings, issues_total, _ = list_findings(
+        run,
+        FindingFilter(sort="id"),
+        page=page,
+        per_page=per_page,
+        occurrence_limit=API_OCCURRENCE_LIMIT,
+        normalized=False,
+        clamp=False,
+    )
+    more = page * per_page < max(pages_total, issues_total)
     return {
         **scan_run_summary(run),
-        "pages": [page_json(page) for page in pages],
-        "issues": [issue_json(issue, seen_on.get(issue.id, [])) for issue in issues],
+        "pages": [page_json(row) for row in pages],
+        "issues": [issue_json(finding, run) for finding in findings],
+        "page": page,
+        "perPage": per_page,
+        "pagesTotal": pages_total,
+        "issuesTotal": issues_total,
+        "next": url_for("reports.api_scan_run", scan_run_id=run.id, page=page + 1, perPage=per_page)
+        if more
+        else None,
     }
 
 
@@ -240,8 +236,20 @@ def page_json(page: ScanPage) -> dict[str, Any]:
     }
 
 
-def issue_json(issue: Issue, occurrences: list[str]) -> dict[str, Any]:
-    """A stored issue as the API shows it."""
+def triage_json(row: TriageState | None) -> dict[str, Any]:
+    """A triage decision as the API shows it (``open`` with nulls when never triaged)."""
+    return {
+        "state": row.state if row else "open",
+        "reason": row.reason if row else None,
+        "updatedAt": isoformat(row.updated_at) if row else None,
+        "updatedBy": row.updated_by_email if row else None,
+    }
+
+
+def issue_json(finding: Finding, run: ScanRun) -> dict[str, Any]:
+    """A stored issue as the API shows it, with its first occurrences and its triage."""
+    issue = finding.issue
+    truncated = finding.occurrence_count > len(finding.occurrences)
     return {
         "fingerprint": issue.fingerprint,
         "category": issue.category,
@@ -255,5 +263,17 @@ def issue_json(issue: Issue, occurrences: list[str]) -> dict[str, Any]:
         "suggestedRemediation": issue.suggested_remediation,
         "reproductionSteps": issue.reproduction_steps,
         "screenshotPath": issue.screenshot_path,
-        "occurrences": occurrences,
+        "occurrences": finding.occurrences,
+        "occurrenceCount": finding.occurrence_count,
+        "occurrencesNext": url_for(
+            "reports.api_issue_occurrences",
+            scan_run_id=run.id,
+            fingerprint=issue.fingerprint,
+            page=2,
+            perPage=API_OCCURRENCE_LIMIT,
+        )
+        if truncated
+        else None,
+        "change": finding.change,
+        "triage": triage_json(finding.triage),
     }
