@@ -30,12 +30,13 @@ from webriskops.models import (
 )
 from webriskops.models.base import as_utc, utcnow
 from webriskops.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webriskops.vocabulary import INT64_MAX
 
 log = logging.getLogger(__name__)
 
 INVITATION_LIFETIME = timedelta(days=7)
 TOKEN_LIFETIMES_DAYS = (7, 30, 90, 365)
-MAX_ID = 2**63 - 1
+MAX_ID = INT64_MAX
 
 
 class Refused(ValueError):
