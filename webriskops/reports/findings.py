@@ -20,9 +20,9 @@ from sqlalchemy.orm import aliased
 from webriskops.extensions import db
 from webriskops.models import Issue, IssueOccurrence, ScanPage, ScanRun, User
 from webriskops.models.base import utcnow
-from webriskops.models.scans import SEVERITIES
 from webriskops.models.triage import TriageState
 from webriskops.reports.summary import previous_completed_run
+from webriskops.vocabulary import SEVERITIES
 
 OCCURRENCE_LIMIT = 10
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
