@@ -18,7 +18,8 @@ install: $(BIN)/flask
 run: export WRO_ENV ?= development
 run: install
 	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/flask --app wsgi demo
+	$(BIN)/flask --app wsgi demo --base-url http://127.0.0.1:$(PORT)
+	@echo "Log in at http://127.0.0.1:$(PORT)/login (the login and report links are printed above)."
 	@echo "Scans started in the browser wait for a scanner. In another terminal, start one:"
 	@echo "  WRO_SCANNER_ALLOW_PRIVATE=1 WRO_SCANNER_SHARED_SECRET=dev-scanner-secret-change-me \\"
 	@echo "    $(BIN)/webriskops-scanner work --api-url http://127.0.0.1:$(PORT)"

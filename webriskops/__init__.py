@@ -35,15 +35,25 @@ def create_app(config: type[Config] | None = None) -> Flask:
         connect_args = {"connect_timeout": 3, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": connect_args}
 
+    # Late, on purpose: every webriskops module (the scanner runtime, the worker) imports this
+    # package first, and must not load the whole web app just to start.
     from webriskops import (
+        accounts,
+        auth,
+        cli,
         database,
+        docs,
         errors,
         health,
+        ingest,
         jobs,
         metrics,
         observability,
+        openapi,
         ratelimit,
         redis_client,
+        reports,
+        scans,
         security,
         storage,
     )
@@ -73,22 +83,8 @@ def create_app(config: type[Config] | None = None) -> Flask:
         # The scanner secrets are redacted wherever they appear, whatever their format.
         app.extensions["redactor"] = Redactor(literal_secrets=configured_secrets())
 
-    from webriskops.accounts import bp as accounts_bp
-    from webriskops.auth import bp as auth_bp
-    from webriskops.ingest import bp as ingest_bp
-    from webriskops.reports import bp as reports_bp
-    from webriskops.scans import bp as scans_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(ingest_bp)
-    app.register_blueprint(reports_bp)
-    app.register_blueprint(scans_bp)
-    app.register_blueprint(accounts_bp)
-    from webriskops.docs import bp as docs_bp
-
-    app.register_blueprint(docs_bp)
-    from webriskops import cli, openapi
-
+    for feature in (auth, ingest, reports, scans, accounts, docs):
+        app.register_blueprint(feature.bp)
     openapi.init_app(app)
     cli.init_app(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -10,7 +11,11 @@ import orjson
 from flask import Flask
 from sqlalchemy import func, select
 
+from webriskops.accounts.services import Refused, create_project, revoke_api_token
+from webriskops.auth.passwords import hash_password
 from webriskops.auth.session import end_sessions
+from webriskops.auth.tokens import is_usable, issue_token
+from webriskops.demo import DEFAULT_BASE_URL, create_demo
 from webriskops.extensions import db
 from webriskops.jobs import outbox
 from webriskops.models import (
@@ -25,7 +30,10 @@ from webriskops.models import (
     create_organization,
     grant_credits,
 )
-from webriskops.models.base import isoformat
+from webriskops.models.base import isoformat, utcnow
+from webriskops.reports.services import scan_run_detail
+from webriskops.scanner_client import scanner
+from webriskops.scans.services import create_scan_run, sweep_runs
 
 
 def emit(data: dict[str, Any]) -> None:
@@ -127,7 +135,6 @@ def orgs_grant(org_id: int, amount: int) -> None:
 @click.option("--base-url", required=True, help="The site's base URL (http or https).")
 def projects_create(org_id: int, name: str, base_url: str) -> None:
     """Create a project of an organization."""
-    from webriskops.accounts.services import Refused, create_project
 
     organization = _get(Organization, org_id, "organization")
     name = _name(name, "NAME")
@@ -177,7 +184,6 @@ def users_create(
     email: str, org_id: int, role: str | None, password_stdin: bool, reset_password: bool
 ) -> None:
     """Create a user in an organization; an existing user only with --reset-password."""
-    from webriskops.auth.passwords import hash_password
 
     _get(Organization, org_id, "organization")
     email = email.strip().lower()
@@ -283,10 +289,6 @@ def _user_by_email(email: str) -> User:
 @click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Default: never expires.")
 def tokens_create(email: str, name: str, expires_in_days: int | None) -> None:
     """Create a personal API token; it is shown once and stored only as a hash."""
-    from datetime import timedelta
-
-    from webriskops.auth.tokens import issue_token
-    from webriskops.models.base import utcnow
 
     user = _user_by_email(email)
     if len(name) > 100 or "\x00" in name:
@@ -301,7 +303,6 @@ def tokens_create(email: str, name: str, expires_in_days: int | None) -> None:
 @click.argument("email")
 def tokens_list(email: str) -> None:
     """A user's tokens (prefix only, never the token): name, created, last used, expiry."""
-    from webriskops.auth.tokens import is_usable
 
     user = _user_by_email(email)
     rows = db.session.scalars(
@@ -330,7 +331,6 @@ def tokens_list(email: str) -> None:
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
     """Revoke a token by id (see ``tokens list``): it gets 401 from the next request on."""
-    from webriskops.accounts.services import revoke_api_token
 
     row = _get(ApiToken, token_id, "token")
     already = row.revoked_at is not None
@@ -342,7 +342,6 @@ def tokens_revoke(token_id: int) -> None:
 @click.argument("project_id", type=int)
 def scan_runs_create(project_id: int) -> None:
     """Create a queued run and reserve one credit."""
-    from webriskops.scans.services import create_scan_run
 
     project = _get(Project, project_id, "project")
     try:
@@ -357,7 +356,6 @@ def scan_runs_create(project_id: int) -> None:
 @click.argument("scan_run_id", type=int)
 def scan_runs_show(scan_run_id: int) -> None:
     """Show a run as the read API does, plus its credit state."""
-    from webriskops.reports.services import scan_run_detail
 
     run = _get(ScanRun, scan_run_id, "scan run")
     emit({**scan_run_detail(run), "credit": run.credit_state})
@@ -370,7 +368,6 @@ def jobs_sweep() -> None:
     Prints ``{"enqueued": N}`` (jobs handed to the queue, or run in-process without
     Redis), as the contract says; what happened to runs goes to stderr for people.
     """
-    from webriskops.scans.services import sweep_runs
 
     runs = sweep_runs()
     emit({"enqueued": outbox.sweep()})
@@ -382,16 +379,20 @@ def jobs_sweep() -> None:
 
 
 @click.command("demo")
-def demo() -> None:
+@click.option(
+    "--base-url",
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    help="Where the app is served: the printed login and report are full links under it.",
+)
+def demo(base_url: str) -> None:
     """Create a demo organization, project, user and a completed scan with findings."""
-    from webriskops.demo import create_demo
-
-    emit(create_demo())
+    emit(create_demo(base_url))
 
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    from webriskops.scanner_client import scanner
+    # Late: webhooks.cli builds on this module's emit/_get/fail, a cycle at module level.
     from webriskops.webhooks.cli import webhooks
 
     for command in (orgs, projects, users, tokens, scan_runs, jobs, webhooks, scanner, demo):

@@ -22,6 +22,8 @@ from webriskops.storage import storage
 
 DEMO_EMAIL = "demo@webriskops.test"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a published demo login, not a secret
+# Where `flask run` serves by default; `make run PORT=…` passes its own.
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
 # key: (category, type, severity, title, description, impact, remediation, evidence)
 _ISSUES: dict[str, tuple[str, ...]] = {
@@ -200,8 +202,9 @@ def _post(run: ScanRun, issue_keys: list[list[str]]) -> None:
     outbox.dispatch_ready()
 
 
-def create_demo() -> dict[str, Any]:
-    """Create the demo data once; later calls only report where it is."""
+def create_demo(base_url: str = DEFAULT_BASE_URL) -> dict[str, Any]:
+    """Create the demo data once; later calls only say where it is (links under ``base_url``)."""
+    base_url = base_url.rstrip("/")
     user = db.session.scalars(select(User).where(User.email == DEMO_EMAIL)).first()
     if user is None:
         org = create_organization("Demo Co", credits=25)
@@ -231,6 +234,6 @@ def create_demo() -> dict[str, Any]:
         "organizationId": membership.organization_id,
         "projectId": project.id,
         "scanRunId": latest.id if latest else None,
-        "login": {"url": "/login", "email": DEMO_EMAIL, "password": DEMO_PASSWORD},
-        "report": f"/scan-runs/{latest.id}/report" if latest else None,
+        "login": {"url": f"{base_url}/login", "email": DEMO_EMAIL, "password": DEMO_PASSWORD},
+        "report": f"{base_url}/scan-runs/{latest.id}/report" if latest else None,
     }

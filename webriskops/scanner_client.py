@@ -439,6 +439,7 @@ def _add_runtime_commands() -> None:
     Imported at the end, not the top, so this file still works vendored on its own.
     """
     try:
+        # Late and optional: this file also works vendored without the runtime package.
         from webriskops.scanner.cli import COMMANDS
     except ImportError:  # pragma: no cover - vendored without the runtime package
         return

@@ -17,6 +17,7 @@ from typing import Protocol
 import urllib3
 from flask import Flask, current_app
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 
@@ -198,8 +199,6 @@ class S3Storage:
 
     def delete_many(self, keys: list[str]) -> None:
         """Remove objects with S3's multi-object delete (up to 1000 keys per request)."""
-        from minio.deleteobjects import DeleteObject
-
         self._ensure_bucket()
         for start in range(0, len(keys), 1000):
             errors = self.client.remove_objects(

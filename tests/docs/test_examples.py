@@ -1,6 +1,6 @@
 """Every example in the operator docs is run against the app and must answer as documented.
 
-The format, in any page of ``docs/scanner``: a marker ``<!-- example: NAME setup=S -->``,
+The format, in any page of ``webriskops/docs/scanner``: a marker ``<!-- example: NAME setup=S -->``,
 then a ```` ```bash ```` block and a ```` ```http ```` block.
 
 - The bash block is a curl command to ``"$WRO_URL/<path>"``: its lines up to the first
@@ -41,7 +41,7 @@ import pytest
 from tests import payloads
 from tests.conftest import SCANNER_SECRET
 
-DOCS = Path(__file__).resolve().parent.parent.parent / "docs" / "scanner"
+DOCS = Path(__file__).resolve().parent.parent.parent / "webriskops" / "docs" / "scanner"
 MARKER = re.compile(r"<!-- example: (?P<name>[a-z0-9-]+) setup=(?P<setup>[a-z-]+) -->")
 EXAMPLE = re.compile(
     MARKER.pattern + r"\n```bash\n(?P<request>.*?)```\s*```http\n(?P<response>.*?)```", re.S

@@ -19,6 +19,7 @@ from webriskops.auth.passwords import hash_password
 from webriskops.auth.session import end_sessions
 from webriskops.auth.tokens import issue_token
 from webriskops.extensions import db
+from webriskops.ingest.fields import is_http_url
 from webriskops.models import (
     ROLES,
     ApiToken,
@@ -430,8 +431,6 @@ def deliveries_of(endpoint: WebhookEndpoint) -> list[tuple[WebhookDelivery, list
 
 def create_project(organization: Organization, name: str, base_url: str) -> Project:
     """A new project of ``organization``; blank names and non-http(s) URLs are refused."""
-    from webriskops.ingest.fields import is_http_url
-
     name, base_url = name.strip(), base_url.strip()
     if not name:
         raise Refused("Give the project a name.")

@@ -7,6 +7,7 @@ import hmac
 from flask import current_app, g, request
 
 from webriskops.errors import ApiError
+from webriskops.ratelimit import scanner_limiter
 
 HEADER = "X-Scanner-Secret"
 
@@ -51,8 +52,6 @@ def admit_scanner() -> str:
     the ingest blueprint's after-request hook), and a refusal is a 429 with
     ``Retry-After``. Returns which secret matched.
     """
-    from webriskops.ratelimit import scanner_limiter
-
     limiter = scanner_limiter(current_app)
     g.rate_limit_headers = {"RateLimit-Policy": limiter.policy}
     credential = authenticate_scanner()

@@ -1,6 +1,8 @@
-"""The ``docs`` blueprint: the scanner-operator pages, Markdown in ``docs/scanner`` as HTML.
+"""The ``docs`` blueprint: the scanner-operator pages, Markdown in ``webriskops/docs/scanner``.
 
-The Markdown files are the source (readable in the repository too); the app renders them
+The Markdown files are the source (readable in the repository too) and ship inside the
+package, found through ``importlib.resources`` so that an installed wheel serves them as an
+editable checkout does; the app renders them
 with the ``markdown`` library, rewrites ``page.md`` links to served URLs and caches each
 page per process. No login is needed: the pages contain placeholders only.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources import files
 
 import markdown
 from flask import Blueprint, abort, render_template
@@ -17,14 +19,19 @@ from markupsafe import Markup
 
 bp = Blueprint("docs", __name__, url_prefix="/docs")
 
-DOCS_DIR = Path(__file__).resolve().parent.parent.parent / "docs" / "scanner"
+# Package data, not a path relative to the repository: a non-editable install has no repo.
+DOCS_DIR = files(__name__) / "scanner"
 _PAGE = re.compile(r"^[a-z0-9-]{1,64}$")
 _MD_LINK = re.compile(r'href="([a-z0-9-]+)\.md(#[^"]*)?"')
 
 
 def page_names() -> list[str]:
     """The names of the documentation pages."""
-    return sorted(path.stem for path in DOCS_DIR.glob("*.md"))
+    return sorted(
+        entry.name.removesuffix(".md")
+        for entry in DOCS_DIR.iterdir()
+        if entry.name.endswith(".md") and entry.is_file()
+    )
 
 
 @lru_cache(maxsize=32)

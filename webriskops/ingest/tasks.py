@@ -196,37 +196,35 @@ def automate_failure(scan_run_id: int) -> None:
         )
     )
     pending = [(user_id, email) for user_id, email in owners if user_id not in told]
+    if not pending:
+        return
     smtp_url = current_app.config.get("SMTP_URL")
-    if pending and smtp_url:
-        subject, body = notifications.failed_run_message(run, project)
-        run_id = run.id
-        for user_id, email in pending:
-            notification = OwnerNotification(
-                scan_run_id=run_id, user_id=user_id, event=FAILURE_EVENT, channel="email"
-            )
-            db.session.add(notification)
-            durable_commit()  # on disk before the email goes out
-            message_id = notifications.message_id(smtp_url, run_id, FAILURE_EVENT, user_id)
-            try:
-                notifications.send_email(smtp_url, email, subject, body, message_id=message_id)
-            except Exception:
-                db.session.delete(notification)  # refused: the retry may send it
-                db.session.commit()
-                raise
-    elif pending:
-        for user_id, _email in pending:
-            db.session.add(
-                OwnerNotification(
-                    scan_run_id=run.id, user_id=user_id, event=FAILURE_EVENT, channel="log"
-                )
-            )
-        db.session.commit()
+    channel = "email" if smtp_url else "log"
+    # Read before the commits below expire the run.
+    run_id, project_id, error_code = run.id, run.project_id, run.error_code
+    subject, body = notifications.failed_run_message(run, project)
+    for user_id, email in pending:
+        notification = OwnerNotification(
+            scan_run_id=run_id, user_id=user_id, event=FAILURE_EVENT, channel=channel
+        )
+        db.session.add(notification)
+        durable_commit()  # on disk before the email goes out
+        if channel == "log":
+            continue
+        message_id = notifications.message_id(smtp_url, run_id, FAILURE_EVENT, user_id)
+        try:
+            notifications.send_email(smtp_url, email, subject, body, message_id=message_id)
+        except Exception:
+            db.session.delete(notification)  # refused: the retry may send it
+            db.session.commit()
+            raise
+    if channel == "log":
         log.warning(
             "scan run %s of project %s failed with %s; %d owner(s) notified by log "
             "(set WRO_SMTP_URL to email them)",
-            run.id,
-            run.project_id,
-            run.error_code,
+            run_id,
+            project_id,
+            error_code,
             len(pending),
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import math
 import re
 import zlib
@@ -395,8 +396,6 @@ _BASE58 = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 def bitcoin_wif(text: bytes, start: int, end: int, kind: str) -> str | None:
     """A Bitcoin private key in WIF: base58 whose last 4 bytes are a double SHA-256 checksum."""
-    import hashlib
-
     number = 0
     for char in text[start:end]:
         number = number * 58 + _BASE58.index(char)

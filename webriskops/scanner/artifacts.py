@@ -110,6 +110,7 @@ def take_screenshot(url: str, address: str | None, settings: ScannerSettings) ->
 
 def checked_address(url: str, allow_private: bool) -> str | None:
     """The address the fetcher would connect to (for pinning the browser), if any."""
+    # Late: importing webriskops.webhooks registers its server jobs; the runtime needs one helper.
     from webriskops.webhooks.ssrf import BlockedDestination, resolve
 
     try:

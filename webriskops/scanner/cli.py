@@ -54,6 +54,7 @@ def work_command(
     max_depth: int | None,
 ) -> None:  # fmt: skip
     """Claim queued scan runs, scan their sites and post the results."""
+    # Late: every `flask`/`webriskops-scanner` start loads this module; the runtime only on `work`.
     from webriskops.scanner.runtime import Runtime
 
     logging.basicConfig(
@@ -85,7 +86,7 @@ def work_command(
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
 def demo_site_command(host: str, port: int) -> None:
     """Serve a small website with known problems to scan (Ctrl-C stops it)."""
-    from webriskops.scanner import demo_site
+    from webriskops.scanner import demo_site  # late: only `demo-site` needs the demo server
 
     server = demo_site.start(demo_site.DemoSite(), host, port)
     url = f"http://{host}:{server.server_address[1]}/"

@@ -6,7 +6,7 @@ artifacts, or a ``failed`` payload naming why the site could not be scanned
 ``SCAN_BUDGET_EXCEEDED``, ``BLOCKED_DESTINATION``, …, with ``url`` and ``timeoutMs``).
 ``Runtime.work()`` is the long-running loop: claim as many runs as it has free
 slots, heartbeat each while it is scanned, post the payload with one
-``Idempotency-Key`` per run and attempt (retried as docs/scanner/errors.md advises),
+``Idempotency-Key`` per run and attempt (retried as webriskops/docs/scanner/errors.md advises),
 and drop a run whose lease was lost without posting anything for it.
 """
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import click
 from sqlalchemy import func, select
 
+from webriskops.cli import _get, emit, fail
 from webriskops.extensions import db
 from webriskops.models import Organization
 from webriskops.models.base import isoformat
 from webriskops.models.webhooks import WebhookDelivery, WebhookEndpoint
+from webriskops.webhooks.service import EndpointRefused, add_endpoint, set_active
+from webriskops.webhooks.ssrf import BlockedDestination
 
 webhooks = click.Group("webhooks", help="Webhook endpoints of organizations.")
 
@@ -22,10 +25,6 @@ webhooks = click.Group("webhooks", help="Webhook endpoints of organizations.")
 @click.argument("url")
 def webhooks_add(org_id: int, url: str) -> None:
     """Add an endpoint; prints its id and signing secret (shown this once only)."""
-    from webriskops.cli import _get, emit, fail
-    from webriskops.webhooks.service import EndpointRefused, add_endpoint
-    from webriskops.webhooks.ssrf import BlockedDestination
-
     organization = _get(Organization, org_id, "organization")
     try:
         endpoint, secret = add_endpoint(organization, url)
@@ -38,8 +37,6 @@ def webhooks_add(org_id: int, url: str) -> None:
 @click.argument("org_id", type=int)
 def webhooks_list(org_id: int) -> None:
     """An organization's endpoints with their delivery counts (secrets are not shown)."""
-    from webriskops.cli import _get, emit
-
     _get(Organization, org_id, "organization")
     counts: dict[int, dict[str, int]] = {}
     rows = db.session.execute(
@@ -76,8 +73,6 @@ def webhooks_list(org_id: int) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 def webhooks_deliveries(webhook_id: int, limit: int) -> None:
     """The latest deliveries of an endpoint: event, status, attempts, last result."""
-    from webriskops.cli import _get, emit
-
     _get(WebhookEndpoint, webhook_id, "webhook")
     deliveries = db.session.scalars(
         select(WebhookDelivery)
@@ -109,9 +104,6 @@ def webhooks_deliveries(webhook_id: int, limit: int) -> None:
 
 
 def _set_active(webhook_id: int, active: bool) -> None:
-    from webriskops.cli import _get, emit
-    from webriskops.webhooks.service import set_active
-
     endpoint = _get(WebhookEndpoint, webhook_id, "webhook")
     changed = endpoint.active != active
     if changed:

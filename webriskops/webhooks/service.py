@@ -122,8 +122,6 @@ def redeliver(delivery_id: int) -> int:
     Returns the attempt number. A delivery still being retried, or one whose endpoint is
     disabled, raises ``EndpointRefused``.
     """
-    from webriskops.jobs import outbox
-
     delivery = db.session.execute(
         select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
     ).scalar_one()
