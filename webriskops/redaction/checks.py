@@ -321,15 +321,27 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
 # A documented example or a template in a token's place: ``AKIAIOSFODNN7EXAMPLE``,
 # ``sk_live_XXXXXXXXXXXXXXXX``, ``ghp_your-token-here``. A generated token never holds
 # these runs (8 identical placeholder letters in base62 are about 1 in 10^14).
-_EXAMPLE_TOKEN = re.compile(
-    rb"EXAMPLE|(?i:example|your[_\-]|_here\b|-here\b|placeholder|changeme|dummy|redacted)|"
-    rb"[Xx*#]{8}|0{12}|\$\{|@@|\{\{|<[A-Za-z_]"
+# The words are looked for with ``in`` on the lowered value, the shapes with one small
+# regex: one alternation of both in Python ``re`` cost most of a candidate's check time.
+_EXAMPLE_WORDS = (
+    b"example",
+    b"your_",
+    b"your-",
+    b"placeholder",
+    b"changeme",
+    b"dummy",
+    b"redacted",
 )
+_EXAMPLE_SHAPE = re.compile(rb"[_\-]here\b|[x*#]{8}|0{12}|\$\{|@@|\{\{|<[a-z_]")
 
 
 def is_example_token(value: bytes) -> bool:
     """A token-shaped value that is a documented example or a template, not a secret."""
-    return _EXAMPLE_TOKEN.search(value) is not None
+    lower = value.lower()
+    for word in _EXAMPLE_WORDS:
+        if word in lower:
+            return True
+    return _EXAMPLE_SHAPE.search(lower) is not None
 
 
 _TYPE_WORDS = frozenset(

@@ -84,7 +84,7 @@ _MAX_ROUNDS = 4
 # active at once (a value being counted by one rule while another counts a name): on
 # dense text RE2 then spends seconds building DFA states for each new megabyte. Groups
 # of a few rules keep each DFA small; a pass per group costs about a millisecond per MB.
-_GROUP_SIZE = 8
+_GROUP_SIZE = 20
 # Bytes that make ``\b`` fail between two glued tokens.
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 # The longest token looked for right after another one; slicing this much per glued
@@ -434,6 +434,8 @@ def _glued_spans(data: bytes, at: int) -> list[tuple[int, int, str]]:
     _, rule, start, end, families = best
     if rule.kind in ("cookie", "private_key", "generic_secret") or start != 0:
         return []
+    if rule.kind not in _BY_PLACE and checks.is_example_token(window[start:end]):
+        return []  # ``AKIAIOSFODNN7EXAMPLE``, ``sk_live_XXXXXXXX``: documentation
     found = _spans_of(rule, window, start, end, families)
     return [(at + s, at + e, kind) for s, e, kind in found]
 
@@ -441,15 +443,16 @@ def _glued_spans(data: bytes, at: int) -> list[tuple[int, int, str]]:
 def _spans_of(
     rule: Rule, data: bytes, start: int, end: int, families: _Group | None
 ) -> list[tuple[int, int, str]]:
-    """The spans a candidate match redacts (empty when its check rejects it)."""
+    """The spans a candidate match redacts (empty when its check rejects it).
+
+    The caller has already set documented examples aside (``checks.is_example_token``).
+    """
     if rule.kind == "private_key":
         return [_pem_span(data, start, end, rule)]
     if rule.kind == "url_password":
         user_end = data.index(b":", start, end)
         if not checks.user_is_credential(data[start:user_end], data[user_end + 1 : end]):
             start = user_end + 1
-    elif rule.kind not in _BY_PLACE and checks.is_example_token(data[start:end]):
-        return []  # ``AKIAIOSFODNN7EXAMPLE``, ``sk_live_XXXXXXXX``: documentation (glued)
     kind = rule.check(data, start, end, rule.kind) if rule.check else rule.kind
     if kind is None:
         return []
