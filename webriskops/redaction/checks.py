@@ -15,7 +15,8 @@ import zlib
 from collections import Counter
 
 _BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_IDENT = re.compile(rb"[A-Za-z0-9_.$\-]")
+# Bytes of an identifier a value is assigned to (``DD_API_KEY``, ``$config.token``).
+_IDENT_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$-"
 _TOKEN_GLUE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"
 _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
@@ -368,9 +369,9 @@ def _name_before(text: bytes, start: int) -> tuple[int, bytes]:
                 position = text.rfind(b"&", floor, position)
             else:
                 break
-        name_start = position
-        while name_start > max(0, position - _NAME_MAX) and _IDENT.match(text, name_start - 1):
-            name_start -= 1
+        # ``rstrip`` walks the identifier back in C: a regex call per byte cost more.
+        window = text[max(0, position - _NAME_MAX) : position]
+        name_start = position - (len(window) - len(window.rstrip(_IDENT_BYTES)))
         name = text[name_start:position]
         if name.lower() not in _TYPE_WORDS:
             return name_start, name
