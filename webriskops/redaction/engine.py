@@ -1,6 +1,6 @@
 """The scan: a few RE2 automata over the text, then checks on candidates.
 
-The rule patterns are joined, eight at a time, into alternations compiled once with
+The rule patterns are joined, 20 at a time, into alternations compiled once with
 RE2, whose automata run in time linear in the text whatever the patterns are, so no
 input can make redaction super-linear (one alternation of every rule made RE2 build
 DFA states for seconds on each new megabyte of secret-dense text). The text is scanned
@@ -82,8 +82,10 @@ KINDS = (
 _MAX_ROUNDS = 4
 # Rules per automaton. One automaton for every rule multiplies the states of rules
 # active at once (a value being counted by one rule while another counts a name): on
-# dense text RE2 then spends seconds building DFA states for each new megabyte. Groups
-# of a few rules keep each DFA small; a pass per group costs about a millisecond per MB.
+# dense text RE2 then spends seconds building DFA states for each new megabyte. Each
+# automaton costs about 1.5 ms per MB of secret-free text whatever its size, so fewer
+# is faster there; 20 keeps the first pass over a new dense megabyte near 0.7 s (25
+# took it to 1.1 s on a busy machine; figures in docs/redaction.md).
 _GROUP_SIZE = 20
 # Bytes that make ``\b`` fail between two glued tokens.
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
