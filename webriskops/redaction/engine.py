@@ -1,6 +1,6 @@
 """The scan: a few RE2 automata over the text, then checks on candidates.
 
-The rule patterns are joined, eight at a time, into alternations compiled once with
+The rule patterns are joined, 20 at a time, into alternations compiled once with
 RE2, whose automata run in time linear in the text whatever the patterns are, so no
 input can make redaction super-linear (one alternation of every rule made RE2 build
 DFA states for seconds on each new megabyte of secret-dense text). The text is scanned
@@ -82,9 +82,11 @@ KINDS = (
 _MAX_ROUNDS = 4
 # Rules per automaton. One automaton for every rule multiplies the states of rules
 # active at once (a value being counted by one rule while another counts a name): on
-# dense text RE2 then spends seconds building DFA states for each new megabyte. Groups
-# of a few rules keep each DFA small; a pass per group costs about a millisecond per MB.
-_GROUP_SIZE = 8
+# dense text RE2 then spends seconds building DFA states for each new megabyte. Each
+# automaton costs about 1.5 ms per MB of secret-free text whatever its size, so fewer
+# is faster there; 20 keeps the first pass over a new dense megabyte near 0.7 s (25
+# took it to 1.1 s on a busy machine; figures in docs/redaction.md).
+_GROUP_SIZE = 20
 # Bytes that make ``\b`` fail between two glued tokens.
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 # The longest token looked for right after another one; slicing this much per glued
@@ -434,6 +436,8 @@ def _glued_spans(data: bytes, at: int) -> list[tuple[int, int, str]]:
     _, rule, start, end, families = best
     if rule.kind in ("cookie", "private_key", "generic_secret") or start != 0:
         return []
+    if rule.kind not in _BY_PLACE and checks.is_example_token(window[start:end]):
+        return []  # ``AKIAIOSFODNN7EXAMPLE``, ``sk_live_XXXXXXXX``: documentation
     found = _spans_of(rule, window, start, end, families)
     return [(at + s, at + e, kind) for s, e, kind in found]
 
@@ -441,15 +445,16 @@ def _glued_spans(data: bytes, at: int) -> list[tuple[int, int, str]]:
 def _spans_of(
     rule: Rule, data: bytes, start: int, end: int, families: _Group | None
 ) -> list[tuple[int, int, str]]:
-    """The spans a candidate match redacts (empty when its check rejects it)."""
+    """The spans a candidate match redacts (empty when its check rejects it).
+
+    The caller has already set documented examples aside (``checks.is_example_token``).
+    """
     if rule.kind == "private_key":
         return [_pem_span(data, start, end, rule)]
     if rule.kind == "url_password":
         user_end = data.index(b":", start, end)
         if not checks.user_is_credential(data[start:user_end], data[user_end + 1 : end]):
             start = user_end + 1
-    elif rule.kind not in _BY_PLACE and checks.is_example_token(data[start:end]):
-        return []  # ``AKIAIOSFODNN7EXAMPLE``, ``sk_live_XXXXXXXX``: documentation (glued)
     kind = rule.check(data, start, end, rule.kind) if rule.check else rule.kind
     if kind is None:
         return []
