@@ -206,8 +206,10 @@ def test_a_removed_member_loses_access_at_once(app, team, login):
         db.session.scalars(select(Membership).where(Membership.user_id == team.member.id)).first()
         is None
     )
-    # Their open session and their API token see nothing of the organization any more.
-    assert member.get(project_url).status_code == 404
+    # Their open session ends on the server side, and their API token sees nothing of
+    # the organization any more.
+    ended = member.get(project_url)
+    assert ended.status_code == 302 and "/login" in ended.headers["Location"]
     with app.app_context():
         api = app.test_client().get(
             f"/api/projects/{team.project.id}/scan-runs",

@@ -64,7 +64,15 @@ def test_password_change_from_the_cli_ends_sessions(user, login, runner, app):
     client = login("person@example.com")
     org_id = user.memberships[0].organization_id
     result = runner.invoke(
-        args=["users", "create", "person@example.com", "--org", str(org_id), "--password-stdin"],
+        args=[
+            "users",
+            "create",
+            "person@example.com",
+            "--org",
+            str(org_id),
+            "--reset-password",
+            "--password-stdin",
+        ],
         input="a brand new password\n",
     )
     assert result.exit_code == 0, result.output

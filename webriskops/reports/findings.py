@@ -22,12 +22,12 @@ from webriskops.models import Issue, IssueOccurrence, ScanPage, ScanRun, User
 from webriskops.models.base import utcnow
 from webriskops.models.triage import TriageState
 from webriskops.reports.summary import previous_completed_run
-from webriskops.vocabulary import SEVERITIES
+from webriskops.vocabulary import SEVERITIES, Severity
 
 OCCURRENCE_LIMIT = 10
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 # The risk score formula of the contract (3.3), applied to the open findings only.
-SEVERITY_POINTS = {"high": 10, "medium": 4, "low": 1, "info": 0}
+SEVERITY_POINTS = {severity.value: severity.weight for severity in Severity}
 
 
 @dataclass(frozen=True)
