@@ -143,7 +143,6 @@ def scanner_result(run_id: int, artifacts: Path) -> dict:
 
 
 def test_login_scan_result_and_report(app, pg_url, artifacts_dir, serve, browser):
-    demo = create_demo()
     base = serve(
         {
             "DATABASE_URL": pg_url,
@@ -154,13 +153,15 @@ def test_login_scan_result_and_report(app, pg_url, artifacts_dir, serve, browser
         }
     )
 
+    demo = create_demo(base)  # its links point at this server
+
     # A page without a session leads to the login form, and back after logging in.
-    browser.get(base + demo["report"])
+    browser.get(demo["report"])
     wait_for(browser, "input[name=email]").send_keys(DEMO_EMAIL)
     browser.find_element(By.NAME, "password").send_keys(DEMO_PASSWORD)
     save_full_page(browser, "login")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 20).until(expected_conditions.url_to_be(base + demo["report"]))
+    WebDriverWait(browser, 20).until(expected_conditions.url_to_be(demo["report"]))
 
     # Start a scan from the project page.
     browser.get(base + "/projects")
