@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,9 +20,9 @@ _FALSE = {"0", "false", "no", "off", ""}
 _RATE = re.compile(r"^\s*(\d+)\s*(?:/|\s+per\s+)\s*(\d+\s+)?(second|minute|hour|day)s?\s*$", re.I)
 
 
-def parse_boolean(name: str, default: bool = False) -> bool:
+def parse_boolean(name: str, default: bool = False, env: Mapping[str, str] | None = None) -> bool:
     """Read a boolean environment variable; anything but a known spelling is an error."""
-    raw = os.environ.get(name)
+    raw = (os.environ if env is None else env).get(name)
     if raw is None:
         return default
     value = raw.strip().lower()

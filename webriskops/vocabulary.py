@@ -55,6 +55,14 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
 
+def is_row_id(ident: int) -> bool:
+    """Whether ``ident`` can be a stored row id (BIGINT, from 1).
+
+    A path id beyond BIGINT would make PostgreSQL raise; it cannot exist, so it is a 404.
+    """
+    return 1 <= ident <= INT64_MAX
+
+
 def risk_score(high: int, medium: int, low: int) -> int:
     """``min(100, 10·high + 4·medium + 1·low)``."""
     return min(

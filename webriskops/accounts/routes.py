@@ -337,15 +337,7 @@ def _endpoint_for_owner(endpoint_id: int):
 @login_required
 def webhook(endpoint_id: int):
     """Owners: one endpoint's deliveries with every attempt and its answer."""
-    endpoint = _endpoint_for_owner(endpoint_id)
-    choice = services.pick_organization(current_user(), endpoint.organization_id)
-    return _render(
-        "accounts/webhook.html",
-        choice,
-        endpoint=endpoint,
-        deliveries=services.deliveries_of(endpoint),
-        new_secret=None,
-    )
+    return _endpoint_page(_endpoint_for_owner(endpoint_id))
 
 
 @bp.post("/settings/webhooks/<int:endpoint_id>/disable")
@@ -373,14 +365,18 @@ def enable_webhook(endpoint_id: int):
 def rotate_webhook_secret(endpoint_id: int):
     """Owners: a new signing secret, shown once; the old one stops signing at once."""
     endpoint = _endpoint_for_owner(endpoint_id)
-    secret = webhooks.rotate_secret(endpoint)
+    return _endpoint_page(endpoint, new_secret=webhooks.rotate_secret(endpoint))
+
+
+def _endpoint_page(endpoint, new_secret: str | None = None):
+    """One endpoint's page: its deliveries, and a new secret when one was just made."""
     choice = services.pick_organization(current_user(), endpoint.organization_id)
     return _render(
         "accounts/webhook.html",
         choice,
         endpoint=endpoint,
         deliveries=services.deliveries_of(endpoint),
-        new_secret=secret,
+        new_secret=new_secret,
     )
 
 

@@ -31,13 +31,12 @@ from webriskops.models import (
 )
 from webriskops.models.base import as_utc, utcnow
 from webriskops.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webriskops.vocabulary import INT64_MAX
+from webriskops.vocabulary import is_row_id
 
 log = logging.getLogger(__name__)
 
 INVITATION_LIFETIME = timedelta(days=7)
 TOKEN_LIFETIMES_DAYS = (7, 30, 90, 365)
-MAX_ID = INT64_MAX
 
 
 class Refused(ValueError):
@@ -46,11 +45,6 @@ class Refused(ValueError):
 
 class LastOwner(Refused):
     """The change would leave an organization without an owner."""
-
-
-def _valid_id(ident: int) -> bool:
-    # A path id beyond BIGINT would make PostgreSQL raise; it cannot exist, so it is a 404.
-    return 1 <= ident <= MAX_ID
 
 
 # --- Organizations of the acting user -----------------------------------------------------
@@ -117,7 +111,7 @@ def create_api_token(user: User, name: str, expires_in_days: int | None) -> tupl
 
 def own_token(user: User, token_id: int) -> ApiToken | None:
     """The token if it belongs to ``user`` (tokens are personal: nobody else's is visible)."""
-    if not _valid_id(token_id):
+    if not is_row_id(token_id):
         return None
     return db.session.scalars(
         select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
@@ -285,7 +279,7 @@ def accept_invitation(invitation: Invitation, password: str | None) -> User:
 
 def org_invitation(organization: Organization, invitation_id: int) -> Invitation | None:
     """An invitation of this organization, or None."""
-    if not _valid_id(invitation_id):
+    if not is_row_id(invitation_id):
         return None
     return db.session.scalars(
         select(Invitation).where(
@@ -303,7 +297,7 @@ def revoke_invitation(invitation: Invitation) -> None:
 
 def membership_for(user: User, membership_id: int) -> Membership | None:
     """A membership of an organization ``user`` belongs to, or None (another org's: None)."""
-    if not _valid_id(membership_id):
+    if not is_row_id(membership_id):
         return None
     return db.session.scalars(
         select(Membership).where(
@@ -381,7 +375,7 @@ def endpoints_of(organization: Organization) -> list[WebhookEndpoint]:
 
 def visible_endpoint(user: User, endpoint_id: int) -> WebhookEndpoint | None:
     """An endpoint of one of ``user``'s organizations, or None."""
-    if not _valid_id(endpoint_id):
+    if not is_row_id(endpoint_id):
         return None
     return db.session.scalars(
         select(WebhookEndpoint)
@@ -392,7 +386,7 @@ def visible_endpoint(user: User, endpoint_id: int) -> WebhookEndpoint | None:
 
 def visible_delivery(user: User, delivery_id: int) -> WebhookDelivery | None:
     """A delivery to an endpoint of one of ``user``'s organizations, or None."""
-    if not _valid_id(delivery_id):
+    if not is_row_id(delivery_id):
         return None
     return db.session.scalars(
         select(WebhookDelivery)

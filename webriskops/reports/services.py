@@ -27,16 +27,10 @@ from webriskops.models.triage import TriageState
 from webriskops.reports.findings import Finding, FindingFilter, list_findings
 from webriskops.reports.schemas import DEFAULT_PER_PAGE
 from webriskops.scans.services import dispatch_json
-from webriskops.vocabulary import INT64_MAX
+from webriskops.vocabulary import is_row_id
 
-MAX_ID = INT64_MAX
 # How many occurrences an issue lists in the read API; the rest are a link away.
 API_OCCURRENCE_LIMIT = 20
-
-
-def _valid_id(ident: int) -> bool:
-    # A path id beyond BIGINT would make PostgreSQL raise; it cannot exist, so it is a 404.
-    return 1 <= ident <= MAX_ID
 
 
 def organization_ids(user: User) -> list[int]:
@@ -48,7 +42,7 @@ def organization_ids(user: User) -> list[int]:
 
 def visible_project(user: User, project_id: int) -> Project | None:
     """The project if ``user`` is a member of its organization."""
-    if not _valid_id(project_id):
+    if not is_row_id(project_id):
         return None
     return db.session.execute(
         select(Project)
@@ -59,7 +53,7 @@ def visible_project(user: User, project_id: int) -> Project | None:
 
 def visible_scan_run(user: User, scan_run_id: int) -> ScanRun | None:
     """The run if ``user`` is a member of the organization that owns its project."""
-    if not _valid_id(scan_run_id):
+    if not is_row_id(scan_run_id):
         return None
     return db.session.execute(
         select(ScanRun)

@@ -11,27 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config import parse_boolean
+
 # The same default folder as the app's ``WRO_ARTIFACTS_DIR`` (config.INSTANCE_DIR), so
 # an app and a scanner started from one checkout share their artifacts without setup.
 DEFAULT_ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "instance" / "artifacts"
 USER_AGENT = "WebRiskOpsScanner/0.1 (+https://webriskops.example/docs/scanner/runtime)"
 # The token robots.txt groups are matched against.
 ROBOTS_AGENT = "WebRiskOpsScanner"
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{name} must be one of 1/0/true/false/yes/no/on/off, not {raw!r}")
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -94,9 +81,9 @@ class ScannerSettings:
             "request_timeout": _number(env, "WRO_SCANNER_REQUEST_TIMEOUT", 15.0, 0.1),
             "time_budget_seconds": _number(env, "WRO_SCANNER_TIME_BUDGET_SECONDS", 600.0, 1),
             "slow_page_ms": int(_number(env, "WRO_SCANNER_SLOW_PAGE_MS", 3000, 1)),
-            "allow_private": _boolean(env, "WRO_SCANNER_ALLOW_PRIVATE", False),
+            "allow_private": parse_boolean("WRO_SCANNER_ALLOW_PRIVATE", False, env),
             "ca_bundle": env.get("WRO_SCANNER_CA_BUNDLE") or None,
-            "screenshots": _boolean(env, "WRO_SCANNER_SCREENSHOTS", True),
+            "screenshots": parse_boolean("WRO_SCANNER_SCREENSHOTS", True, env),
             "chromium": env.get("WRO_SCANNER_CHROMIUM") or "/usr/bin/chromium",
             "max_screenshots": int(_number(env, "WRO_SCANNER_MAX_SCREENSHOTS", 20, 0)),
             "storage": {
@@ -104,7 +91,7 @@ class ScannerSettings:
                 "S3_ACCESS_KEY": env.get("WRO_S3_ACCESS_KEY") or None,
                 "S3_SECRET_KEY": env.get("WRO_S3_SECRET_KEY") or None,
                 "S3_BUCKET": env.get("WRO_S3_BUCKET") or "webriskops-artifacts",
-                "S3_SECURE": _boolean(env, "WRO_S3_SECURE", True),
+                "S3_SECURE": parse_boolean("WRO_S3_SECURE", True, env),
                 "ARTIFACTS_DIR": env.get("WRO_ARTIFACTS_DIR") or str(DEFAULT_ARTIFACTS_DIR),
             },
         }

@@ -30,11 +30,10 @@ from webriskops.jobs import outbox
 from webriskops.models import Project, ScanRun, reserve_credit, settle_credit
 from webriskops.models.base import as_utc, isoformat, utcnow
 from webriskops.models.webhooks import WebhookEndpoint
-from webriskops.vocabulary import INT64_MAX
+from webriskops.vocabulary import is_row_id
 
 log = logging.getLogger(__name__)
 
-MAX_ID = INT64_MAX
 # How many overdue runs one sweep settles; the next sweep takes the rest.
 SWEEP_BATCH = 200
 
@@ -120,7 +119,7 @@ _UPDATE = update(_RUNS).where(_RUNS.c.id == bindparam("run_id"))
 
 def _lock_run(run_id: int) -> Mapping[str, Any] | None:
     """The run, locked for this transaction (SQLite: ``begin_write`` holds the lock)."""
-    if not 1 <= run_id <= MAX_ID:
+    if not is_row_id(run_id):
         return None
     begin_write()
     query = _READ.where(_RUNS.c.id == run_id)
