@@ -96,3 +96,13 @@ def test_the_backlog_is_bounded(app, monkeypatch):
         assert pool.submit([1, 2, 3, 4]) == 2  # the rest wait in the outbox for the sweep
     finally:
         pool.shutdown()
+
+
+def test_a_command_runs_its_jobs_before_it_exits(app, runner):
+    # `flask demo` posts two completed runs; their work must be done when it returns,
+    # not left to pool threads that the interpreter's shutdown cuts off.
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    rows = outbox_rows()
+    assert rows and {row.state for row in rows} == {"done"}
+    assert background.pool().sweeper is None  # the pool was never used

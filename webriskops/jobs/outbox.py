@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+import click
 from flask import current_app
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
@@ -124,11 +125,24 @@ def dispatch_ready() -> int:
     while ready := db.session.info.pop(_READY, None):
         if current_app.config.get("REDIS_URL"):
             handed += _hand_over_fresh(ready)
-        elif current_app.config.get("JOBS_IN_BACKGROUND"):
+        elif _in_background():
             handed += background.submit([job_id for job_id, _name in ready])
         else:
             handed += _hand_over(ready)
     return handed
+
+
+def _in_background() -> bool:
+    """Whether jobs without a queue go to the background pool rather than run inline.
+
+    Not inside a command (``flask demo``, ``jobs sweep``): the process exits when the
+    command returns, and the interpreter's shutdown would cut the pool's work off
+    half-way. Click keeps its context per thread, so ``flask run``'s request threads
+    still use the pool.
+    """
+    return bool(current_app.config.get("JOBS_IN_BACKGROUND")) and (
+        click.get_current_context(silent=True) is None
+    )
 
 
 def _hand_over_fresh(ready: list[tuple[int, str]]) -> int:
@@ -224,7 +238,7 @@ def _hand_over(jobs: list[tuple[int, str]], *, replace: bool = False) -> int:
     if not jobs:
         return 0
     if not current_app.config.get("REDIS_URL"):
-        if current_app.config.get("JOBS_IN_BACKGROUND"):
+        if _in_background():
             return background.submit([job_id for job_id, _name in jobs])
         for job_id, _name in jobs:
             runner.run(job_id)
