@@ -67,6 +67,12 @@ TARGET_RATE = 150
 TARGET_P99 = 0.100
 TARGET_TIME_RATIO = 4
 TARGET_RSS_RATIO = 10
+# End-to-end setups: their name on the command line, label, Redis or not, worker processes.
+PIPELINE_SETUPS = {
+    "redis1": ("REDIS_URL, 1 worker", True, 1),
+    "redis2": ("REDIS_URL, 2 workers", True, 2),
+    "none": ("no REDIS_URL (background pool)", False, 0),
+}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -88,7 +94,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-redaction", action="store_true", help="skip redaction_bench.py")
     parser.add_argument("--burst", type=int, default=300, help="end-to-end burst of runs")
     parser.add_argument("--soak", type=int, default=0, help="runs through one worker, RSS")
+    parser.add_argument("--drain", type=int, default=600, help="backlog drained by 1, 2 workers")
     parser.add_argument("--pipeline-only", action="store_true", help="end to end only")
+    parser.add_argument(
+        "--setups",
+        default=",".join(PIPELINE_SETUPS),
+        help=f"end-to-end setups to measure, of {','.join(PIPELINE_SETUPS)}",
+    )
     parser.add_argument("--results", default=str(DEFAULT_RESULTS))
     return parser.parse_args(argv)
 
@@ -435,7 +447,7 @@ def benchmark(args: argparse.Namespace) -> None:
         per_config = args.requests + 10 * max(WORKER_COUNTS)
         needed = len(WORKER_COUNTS) * per_config + int(TARGET_RATE * args.rate_seconds) + 20
         runs = create_runs(needed + 3 * args.repeats * len(LARGE_SHAPES))
-        end_to_end_runs = create_runs(4 * (args.burst + 20) + args.soak + 10)
+        end_to_end_runs = create_runs(4 * (args.burst + 20) + 2 * args.drain + args.soak + 10)
 
         if args.pipeline_only:
             single, posted, fixed, fixed_floor, fixed_posted, large = {}, [], None, None, [], {}
@@ -443,7 +455,7 @@ def benchmark(args: argparse.Namespace) -> None:
             single, posted = run_single(args, flags, env, runs)
             fixed, fixed_floor, fixed_posted = run_fixed_rate(args, flags, env, runs)
             large = run_large(args, flags, env, runs)
-        end_to_end = run_pipeline(args, artifacts, end_to_end_runs)
+        end_to_end = run_pipeline(args, flags, artifacts, end_to_end_runs)
         measured = [ours for ours, _ in single.values()] + ([fixed] if fixed else [])
         warm_ups = len(posted) + len(fixed_posted) - sum(len(r.latencies) for r in measured)
         answered = warm_ups + sum(r.statuses.get(202, 0) for r in measured)
@@ -475,7 +487,7 @@ def benchmark(args: argparse.Namespace) -> None:
         report_fixed(report, fixed, fixed_floor, args.rate_seconds)
         report_large(report, large, args.repeats)
         report_targets(report, single, fixed, large)
-    report_pipeline(report, end_to_end, args)
+    report_pipeline(report, end_to_end, args, flags)
     report.say(
         f"Check: {completed} single-page runs completed in the database for {answered} "
         f"202 answers (warm-ups included). Benchmark took {time.perf_counter() - started:.0f} s. "
@@ -488,34 +500,41 @@ def benchmark(args: argparse.Namespace) -> None:
         progress(f"updated the results in {README}")
 
 
-def run_pipeline(args: argparse.Namespace, artifacts: str, runs) -> dict:
+def run_pipeline(args: argparse.Namespace, flags: GunicornFlags, artifacts: str, runs) -> dict:
     """The end-to-end measurements: with Redis and 1 or 2 workers, and without Redis."""
     with_redis = server_env(inline_jobs=False, artifacts_dir=artifacts)
     without = server_env(inline_jobs=True, artifacts_dir=artifacts)
     results = {}
-    for label, env, workers in (
-        ("REDIS_URL, 1 worker", with_redis, 1),
-        ("REDIS_URL, 2 workers", with_redis, 2),
-        ("no REDIS_URL (background pool)", without, 0),
-    ):
+    for name in args.setups.split(","):
+        label, redis, workers = PIPELINE_SETUPS[name]
+        env = with_redis if redis else without
         progress(f"end to end: {label}")
         flush_queue()
-        results[label] = pipeline.measure(label, env, workers, runs, args.burst, timeout=300)
+        results[label] = pipeline.measure(label, env, workers, runs, args.burst, 300, flags)
+    if args.drain and any(PIPELINE_SETUPS[name][1] for name in args.setups.split(",")):
+        for workers in (1, 2):
+            progress(f"drain: {args.drain} queued runs, {workers} worker(s)")
+            flush_queue()
+            results[f"drain {workers}"] = pipeline.drain(
+                with_redis, workers, runs, args.drain, flags
+            )
     if args.soak:
         progress(f"soak: {args.soak} runs through one worker")
         flush_queue()
-        results["soak"] = pipeline.soak(with_redis, runs, args.soak)
+        results["soak"] = pipeline.soak(with_redis, runs, args.soak, flags)
     return results
 
 
-def report_pipeline(report: Report, results: dict, args: argparse.Namespace) -> None:
+def report_pipeline(
+    report: Report, results: dict, args: argparse.Namespace, flags: GunicornFlags
+) -> None:
     """Section 3: postback to report ready."""
     report.say(
         f"## 3. End to end: postback to report ready ({args.burst} single-page runs, "
         "then 1000 x 10 right after them, then 500 x 10 alone)\n"
     )
     report.say(
-        "Web tier: gunicorn, 2 sync workers. Workers: `rq worker --worker-class "
+        f"Web tier: `{flags.describe(2)}`. Workers: `rq worker --worker-class "
         "webriskops.jobs.worker.OutboxWorker webriskops webriskops-webhooks` on the same "
         "Redis and PostgreSQL; without REDIS_URL the web processes' background pools. "
         "Runs/s counts from the first postback to the last `report_generated_at`.\n"
@@ -527,7 +546,7 @@ def report_pipeline(report: Report, results: dict, args: argparse.Namespace) -> 
     )
     report.say("|---|---|---|---|---|---|---|---|---|---|")
     for label, result in results.items():
-        if label == "soak":
+        if label == "soak" or label.startswith("drain"):
             continue
         large, medium = result.large_after_burst, result.medium_idle
         rss = " / ".join(f"{value:.0f}" for value in result.worker_rss_mb) or "-"
@@ -545,6 +564,13 @@ def report_pipeline(report: Report, results: dict, args: argparse.Namespace) -> 
         report.say(
             f"Scale-out: 2 workers finish {two.end_to_end_rate / one.end_to_end_rate:.2f}x "
             "the runs/s of one.\n"
+        )
+    drains = [results[name] for name in ("drain 1", "drain 2") if name in results]
+    if len(drains) == 2 and drains[0].rate:
+        report.say(
+            f"Backlog of {drains[0].runs} queued runs worked off with the web tier idle: "
+            f"1 worker {drains[0].rate:.0f} runs/s, 2 workers {drains[1].rate:.0f} runs/s "
+            f"({drains[1].rate / drains[0].rate:.2f}x).\n"
         )
     targets = []
     if one:

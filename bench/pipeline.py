@@ -1,6 +1,6 @@
 """End to end: from the first postback to the last report ready, with real workers.
 
-The web tier runs as production does (gunicorn, 2 sync workers). With ``REDIS_URL`` the
+The web tier is gunicorn with 2 workers of the benchmark's worker class. With ``REDIS_URL`` the
 after-commit work runs in 1 or 2 ``rq worker`` processes of the Procfile's kind on the
 same Redis and PostgreSQL (as two machines would run them); without it, in the web
 processes' background pools. For each setup:
@@ -12,7 +12,10 @@ processes' background pools. For each setup:
   of 1000 pages x 10 issues: its 202 time, and the time from its 202 to its report ready;
 - on an idle system, 500 x 10 (5,000 findings): 202 time and time to its report.
 
-``soak`` pushes many single-page runs through one worker and samples its RSS.
+``drain`` queues single-page runs with no worker running and times 1 or 2 workers
+working the backlog off with the web tier idle: the workers' own throughput, which is
+what adding a worker adds. ``soak`` pushes many single-page runs through one worker and
+samples its RSS.
 """
 
 from __future__ import annotations
@@ -142,11 +145,16 @@ def forget_earlier_jobs() -> int:
 
 
 def measure(
-    label: str, env: dict[str, str], workers: int, runs: Iterator[int], burst: int, timeout: float
+    label: str,
+    env: dict[str, str],
+    workers: int,
+    runs: Iterator[int],
+    burst: int,
+    timeout: float,
+    flags: GunicornFlags,
 ) -> PipelineResult:
     """Burst, large-after-burst and 5,000 findings for one setup."""
     forget_earlier_jobs()
-    flags = GunicornFlags()
     result = PipelineResult(label=label, burst=burst)
     pool = Workers(workers, env) if workers else None
     try:
@@ -177,11 +185,10 @@ def measure(
 
 
 def soak(
-    env: dict[str, str], runs: Iterator[int], jobs: int, samples: int = 5
+    env: dict[str, str], runs: Iterator[int], jobs: int, flags: GunicornFlags, samples: int = 5
 ) -> list[tuple[int, float]]:
     """Push ``jobs`` single-page runs through one worker; its RSS after each slice."""
     forget_earlier_jobs()
-    flags = GunicornFlags()
     pool = Workers(1, env)
     points = [(0, pool.rss_mb()[0])]
     try:
@@ -195,3 +202,49 @@ def soak(
     finally:
         pool.stop()
     return points
+
+
+@dataclass
+class Drain:
+    """A backlog worked off by ``workers`` processes with the web tier idle."""
+
+    workers: int
+    runs: int = 0
+    seconds: float = float("nan")
+
+    @property
+    def rate(self) -> float:
+        """Runs per second, from the first job started to the last report ready."""
+        return self.runs / self.seconds if self.seconds > 0 else 0.0
+
+
+def drain(
+    env: dict[str, str], workers: int, runs: Iterator[int], count: int, flags: GunicornFlags
+) -> Drain:
+    """Queue ``count`` single-page runs with no worker running, then let ``workers`` drain them.
+
+    The web tier is idle while they do, so this is the workers' own throughput: what
+    adding a worker process (or a machine) adds. Counted from the first job's start, so
+    the workers' start-up is not in it.
+    """
+    forget_earlier_jobs()
+    result = Drain(workers=workers)
+    with Server("wsgi:app", WEB_WORKERS, flags, env) as server:
+        ids = [next(runs) for _ in range(count)]
+        closed_loop(server.port, [single_page(run) for run in ids], CONCURRENCY)
+    pool = Workers(workers, env)
+    try:
+        last = wait_ready(ids, 600)
+    finally:
+        pool.stop()
+    if last is None:
+        return result
+    with psycopg.connect(PG_URL) as connection:
+        first = connection.execute(
+            "SELECT min(started_at) FROM outbox_jobs "
+            "WHERE name = 'finish_scan_run' AND (args->>'scan_run_id')::bigint = ANY(%s)",
+            (ids,),
+        ).fetchone()[0]
+    result.runs = count
+    result.seconds = (last - first).total_seconds()
+    return result

@@ -106,3 +106,53 @@ def test_a_command_runs_its_jobs_before_it_exits(app, runner):
     rows = outbox_rows()
     assert rows and {row.state for row in rows} == {"done"}
     assert background.pool().sweeper is None  # the pool was never used
+
+
+def quiet_pool(app: Flask, ran: list[tuple[int, float]]) -> background.BackgroundPool:
+    return background.BackgroundPool(
+        app, run=lambda job_id: ran.append((job_id, time.monotonic())), sweep=lambda: 0
+    )
+
+
+def test_a_job_waits_while_a_request_is_in_flight(app):
+    ran: list[tuple[int, float]] = []
+    pool = quiet_pool(app, ran)
+    try:
+        pool.request_started()
+        pool.submit([1])
+        time.sleep(0.5)
+        assert ran == []  # the request comes first
+        finished_at = time.monotonic()
+        pool.request_finished()
+        wait_until(lambda: ran, timeout=5)
+        assert ran[0][1] - finished_at >= background.QUIET_SECONDS
+    finally:
+        pool.shutdown()
+
+
+def test_steady_requests_delay_a_job_by_max_defer_at_most(app, monkeypatch):
+    monkeypatch.setattr(background, "MAX_DEFER_SECONDS", 0.3)
+    ran: list[tuple[int, float]] = []
+    pool = quiet_pool(app, ran)
+    try:
+        pool.request_started()  # never finished: traffic that does not stop
+        submitted_at = time.monotonic()
+        pool.submit([1])
+        wait_until(lambda: ran, timeout=5)
+        assert 0.3 <= ran[0][1] - submitted_at < 2.0
+    finally:
+        pool.request_finished()
+        pool.shutdown()
+
+
+def test_the_app_tells_its_pool_about_requests(app, client, monkeypatch):
+    seen: list[int] = []
+    pool = background.pool()
+    monkeypatch.setattr(
+        background.BackgroundPool,
+        "request_finished",
+        lambda self: seen.append(self.requests_in_flight) or setattr(self, "requests_in_flight", 0),
+    )
+    assert client.get("/healthz").status_code == 200
+    assert seen == [1]  # counted while it ran
+    assert pool.requests_in_flight == 0

@@ -49,7 +49,7 @@ def _run_in_background(outbox_id: int) -> None:
         runner.run(outbox_id)
         outbox.dispatch_ready()
     finally:
-        runner.release_lock_connection()  # pool threads come and go
+        runner.release_lock_connection()  # back to the engine's pool, not kept per thread
 
 
 def _sweep_in_background() -> int:

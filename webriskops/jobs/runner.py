@@ -96,8 +96,16 @@ def _lock_connection() -> Connection:
 
 
 def release_lock_connection() -> None:
-    """Close this thread's lock connection (a thread that ends must not leave it open)."""
-    _drop_lock_connection()
+    """Give this thread's lock connection back to the engine's pool.
+
+    It holds no lock between jobs (``_exclusive`` unlocks, or drops a connection it could
+    not unlock), so it can serve anyone; the next job checks one out again instead of
+    opening a new database connection.
+    """
+    connection = getattr(_locks, "connection", None)
+    _locks.connection = None
+    if connection is not None:
+        connection.close()
 
 
 def _drop_lock_connection() -> None:
