@@ -108,41 +108,43 @@ def test_a_command_runs_its_jobs_before_it_exits(app, runner):
     assert background.pool().sweeper is None  # the pool was never used
 
 
-def quiet_pool(app: Flask, ran: list[tuple[int, float]]) -> background.BackgroundPool:
-    return background.BackgroundPool(
-        app, run=lambda job_id: ran.append((job_id, time.monotonic())), sweep=lambda: 0
-    )
+def timing_pool(app: Flask, seconds: float) -> tuple[background.BackgroundPool, list]:
+    """A pool whose jobs sleep ``seconds``; the list gets each job's (start, end)."""
+    spans: list[tuple[float, float]] = []
+
+    def run(job_id: int) -> None:
+        started = time.monotonic()
+        time.sleep(seconds)
+        spans.append((started, time.monotonic()))
+
+    return background.BackgroundPool(app, run=run, sweep=lambda: 0), spans
 
 
-def test_a_job_waits_while_a_request_is_in_flight(app):
-    ran: list[tuple[int, float]] = []
-    pool = quiet_pool(app, ran)
+def test_a_quiet_process_runs_its_jobs_side_by_side(app):
+    pool, spans = timing_pool(app, 0.3)
     try:
-        pool.request_started()
-        pool.submit([1])
-        time.sleep(0.5)
-        assert ran == []  # the request comes first
-        finished_at = time.monotonic()
-        pool.request_finished()
-        wait_until(lambda: ran, timeout=5)
-        assert ran[0][1] - finished_at >= background.QUIET_SECONDS
+        pool.submit([1, 2])
+        wait_until(lambda: len(spans) == 2, timeout=10)
     finally:
         pool.shutdown()
+    (first, _), (second, _) = sorted(spans)
+    assert second - first < 0.2  # not one after the other, with a pause between
 
 
-def test_steady_requests_delay_a_job_by_max_defer_at_most(app, monkeypatch):
-    monkeypatch.setattr(background, "MAX_DEFER_SECONDS", 0.3)
-    ran: list[tuple[int, float]] = []
-    pool = quiet_pool(app, ran)
+def test_steady_requests_slow_jobs_down_but_never_starve_them(app):
+    pool, spans = timing_pool(app, 0.1)
     try:
         pool.request_started()  # never finished: traffic that does not stop
-        submitted_at = time.monotonic()
-        pool.submit([1])
-        wait_until(lambda: ran, timeout=5)
-        assert 0.3 <= ran[0][1] - submitted_at < 2.0
+        pool.submit([1, 2, 3])
+        wait_until(lambda: len(spans) == 3, timeout=10)
     finally:
         pool.request_finished()
         pool.shutdown()
+    spans.sort()
+    pause = 1 / background.LOADED_SHARE - 1
+    for (start, end), (next_start, _) in zip(spans, spans[1:], strict=False):
+        # One at a time, each followed by a pause of `pause` times its run.
+        assert next_start - end >= pause * (end - start) * 0.95
 
 
 def test_the_app_tells_its_pool_about_requests(app, client, monkeypatch):

@@ -8,20 +8,23 @@ as it finds the jobs of a process that crashed. The pool takes what to run as a
 function, so it knows nothing of the outbox.
 
 Requests come first. The jobs share the process, and its one interpreter lock, with the
-requests it serves: a job that runs while requests are in flight slows every one of
-them (a burst of postbacks was accepted at 67/s instead of 170/s). So a job waits until
-the process has served no request for ``QUIET_SECONDS``, or until it has waited
-``MAX_DEFER_SECONDS``, so that steady traffic delays the work by that much at most and
-never starves it. ``count_requests`` wraps the app to tell the pool.
+requests it serves: jobs that run while requests are in flight slow every one of them
+(a burst of postbacks was accepted at 67/s instead of 170/s). So jobs run freely once
+the process has served no request for ``QUIET_SECONDS``; while it serves requests, one
+job at a time runs, each followed by a pause that keeps the jobs to ``LOADED_SHARE``
+of the time. Steady traffic slows the work down but never starves it.
+``count_requests`` wraps the app to tell the pool when requests are in flight.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from flask import Flask, current_app
 
@@ -34,7 +37,9 @@ MAX_BACKLOG = 1000
 SWEEP_INTERVAL = 30.0
 SWEEP_JOIN_SECONDS = 10.0
 QUIET_SECONDS = 0.05
-MAX_DEFER_SECONDS = 5.0
+LOADED_SHARE = 0.25
+# After a job run under load, the next one waits this many times as long as it took.
+_LOADED_PAUSE = 1 / LOADED_SHARE - 1
 _EXTENSION = "webriskops.background"
 
 
@@ -50,33 +55,56 @@ class BackgroundPool:
         self.stopped = threading.Event()
         self.sweeper: threading.Thread | None = None
         self.lock = threading.Lock()
-        self.quiet = threading.Condition()
+        self.turns = threading.Condition()
         self.requests_in_flight = 0
         self.last_request_at = 0.0
+        self.loaded_turn_taken = False
+        self.next_loaded_turn_at = 0.0
 
     def request_started(self) -> None:
-        """A request of this process began: jobs not yet started wait."""
-        with self.quiet:
+        """A request of this process began: jobs not yet started wait for their turn."""
+        with self.turns:
             self.requests_in_flight += 1
 
     def request_finished(self) -> None:
         """A request of this process ended: jobs may start once the process is quiet."""
-        with self.quiet:
+        with self.turns:
             self.requests_in_flight -= 1
             self.last_request_at = time.monotonic()
-            self.quiet.notify_all()
+            self.turns.notify_all()
 
-    def wait_for_quiet(self, deadline: float) -> None:
-        """Return once no request has been in flight for ``QUIET_SECONDS``, or at ``deadline``."""
-        with self.quiet:
-            while (now := time.monotonic()) < deadline:
-                if self.requests_in_flight:
-                    self.quiet.wait(deadline - now)
-                    continue
-                idle = now - self.last_request_at
-                if idle >= QUIET_SECONDS:
-                    return
-                self.quiet.wait(min(QUIET_SECONDS - idle, deadline - now))
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Wait for a job's turn (see the module's docstring) and hold it while it runs."""
+        loaded = self._take_turn()
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            if loaded:
+                with self.turns:
+                    ended = time.monotonic()
+                    self.loaded_turn_taken = False
+                    self.next_loaded_turn_at = ended + (ended - started) * _LOADED_PAUSE
+                    self.turns.notify_all()
+
+    def _take_turn(self) -> bool:
+        """Wait until the process is quiet (False) or the turn under load is free (True)."""
+        with self.turns:
+            while True:
+                now = time.monotonic()
+                wait = math.inf
+                if not self.requests_in_flight:
+                    idle = now - self.last_request_at
+                    if idle >= QUIET_SECONDS:
+                        return False
+                    wait = QUIET_SECONDS - idle
+                if not self.loaded_turn_taken:
+                    if now >= self.next_loaded_turn_at:
+                        self.loaded_turn_taken = True
+                        return True
+                    wait = min(wait, self.next_loaded_turn_at - now)
+                self.turns.wait(None if wait == math.inf else wait)
 
     def submit(self, ids: list[int]) -> int:
         """Queue jobs; returns how many were taken (the rest wait for the sweep)."""
@@ -88,14 +116,13 @@ class BackgroundPool:
                     "background backlog full; %d job(s) wait for the sweep", len(ids) - taken
                 )
                 break
-            self.executor.submit(self._run, job_id, time.monotonic() + MAX_DEFER_SECONDS)
+            self.executor.submit(self._run, job_id)
             taken += 1
         return taken
 
-    def _run(self, job_id: int, deadline: float) -> None:
+    def _run(self, job_id: int) -> None:
         try:
-            self.wait_for_quiet(deadline)
-            with self.app.app_context():
+            with self.turn(), self.app.app_context():
                 try:
                     self.run(job_id)
                 finally:
