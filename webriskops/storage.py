@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import urllib3
 from flask import Flask, current_app
@@ -39,6 +40,9 @@ def canonical_key(key: str) -> str:
     return "/".join(parts)
 
 
+CHUNK = 1 << 20  # bytes per read when an object is streamed
+
+
 class ObjectStorage(Protocol):
     """What the app needs from artifact storage."""
 
@@ -47,6 +51,12 @@ class ObjectStorage(Protocol):
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Create or replace an object."""
+
+    def chunks(self, key: str, size: int = CHUNK) -> Iterator[bytes]:
+        """The object's bytes, ``size`` at a time; KeyError (on first use) when missing."""
+
+    def put_file(self, key: str, handle: BinaryIO, length: int, content_type: str) -> None:
+        """Create or replace an object from ``length`` bytes of an open file, streamed."""
 
     def delete(self, key: str) -> None:
         """Remove an object; a missing one is not an error."""
@@ -85,11 +95,25 @@ class LocalStorage:
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Write atomically: a reader sees the old or the new bytes, never half of them."""
+        self.put_file(key, io.BytesIO(data), len(data), content_type)
+
+    def chunks(self, key: str, size: int = CHUNK) -> Iterator[bytes]:
+        """The object's bytes, ``size`` at a time; KeyError (on first use) when missing."""
+        try:
+            handle = self._path(key).open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyError(key) from None
+        with handle:
+            while chunk := handle.read(size):
+                yield chunk
+
+    def put_file(self, key: str, handle: BinaryIO, length: int, content_type: str) -> None:
+        """Copy ``handle`` in atomically: a reader sees the old or the new bytes, never half."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(handle, out, CHUNK)
         os.replace(tmp, path)
 
     def delete(self, key: str) -> None:
@@ -172,6 +196,14 @@ class S3Storage:
 
     def get(self, key: str) -> bytes:
         """The object's bytes; raises KeyError when missing."""
+        return b"".join(self.chunks(key))
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Create or replace an object."""
+        self.put_file(key, io.BytesIO(data), len(data), content_type)
+
+    def chunks(self, key: str, size: int = CHUNK) -> Iterator[bytes]:
+        """The object's bytes as they arrive, ``size`` at a time; KeyError when missing."""
         self._ensure_bucket()
         try:
             response = self.client.get_object(self.bucket, key)
@@ -180,17 +212,15 @@ class S3Storage:
                 raise KeyError(key) from None
             raise
         try:
-            return response.read()
+            yield from response.stream(size)
         finally:
             response.close()
             response.release_conn()
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        """Create or replace an object."""
+    def put_file(self, key: str, handle: BinaryIO, length: int, content_type: str) -> None:
+        """Upload ``length`` bytes of ``handle`` (in parts when large: the SDK streams them)."""
         self._ensure_bucket()
-        self.client.put_object(
-            self.bucket, key, io.BytesIO(data), len(data), content_type=content_type
-        )
+        self.client.put_object(self.bucket, key, handle, length, content_type=content_type)
 
     def delete(self, key: str) -> None:
         """Remove an object; a missing one is not an error."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,20 @@ def test_put_get_exists_list_delete(store):
         store.get("scan-runs/1/deep/b.html")
     assert list(store.list("scan-runs/2/")) == []
     store.ping()
+
+
+def test_objects_stream_in_and_out(store):
+    data = bytes(range(256)) * 40_000  # 10 MB: several chunks, and S3 multipart parts
+    with tempfile.TemporaryFile() as handle:
+        handle.write(data)
+        handle.seek(0)
+        store.put_file("scan-runs/1/big.html", handle, len(data), "text/html")
+    chunks = list(store.chunks("scan-runs/1/big.html", size=1 << 20))
+    assert len(chunks) >= 10
+    assert b"".join(chunks) == data
+    assert not [key for key in store.list("scan-runs/1/") if key != "scan-runs/1/big.html"]
+    with pytest.raises(KeyError):
+        next(store.chunks("scan-runs/1/missing.html"))
 
 
 def test_the_s3_bucket_is_created_when_missing(s3_server):

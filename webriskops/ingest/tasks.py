@@ -12,12 +12,14 @@
   ``WRO_SMTP_URL``, else a log line), at most once per owner.
 
 Artifact work lists the run's prefix once and touches only objects that exist, with at
-most ``STORAGE_CONCURRENCY`` storage calls in flight.
+most ``STORAGE_CONCURRENCY`` storage calls in flight. Snapshots are streamed: read,
+redacted and written back a piece at a time, whatever their size.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -34,6 +36,7 @@ from webriskops.models import Artifact, Issue, Membership, Project, ScanPage, Sc
 from webriskops.models.base import utcnow
 from webriskops.models.webhooks import OwnerNotification
 from webriskops.redaction import Redactor
+from webriskops.redaction.stream import redact_pieces
 from webriskops.reports.tasks import prepare_report
 from webriskops.storage import ObjectStorage, canonical_key, storage
 from webriskops.webhooks.service import add_event_deliveries
@@ -41,6 +44,7 @@ from webriskops.webhooks.service import add_event_deliveries
 log = logging.getLogger(__name__)
 
 STORAGE_CONCURRENCY = 8
+SPOOL_BYTES = 8 << 20  # a redacted snapshot up to this size is kept in memory, not on disk
 STAMP_BATCH = 100  # snapshots stamped per commit: a job killed half-way resumes near there
 # A step split off after failing inside ``finish_scan_run`` waits this long before its retry.
 SPLIT_RETRY_DELAY = timedelta(seconds=30)
@@ -100,18 +104,45 @@ def _redact(scan_run_id: int, present: set[str]) -> None:
 
 
 def _redact_object(store: ObjectStorage, redactor: Redactor, item: tuple[int, str]) -> int:
-    """Rewrite one snapshot if redaction changes it; returns its artifact id."""
+    """Rewrite one snapshot if redaction changes it; returns its artifact id.
+
+    The object is streamed: read a chunk at a time and redacted a piece at a time
+    (``redaction.stream``), the result spooled to a temporary file (in memory up to
+    ``SPOOL_BYTES``) and uploaded from there only if a piece changed.
+    """
     artifact_id, key = item
-    try:
-        html = store.get(key)
-    except KeyError:  # deleted since the listing
-        return artifact_id
-    text, encoding = _decode(html)
-    redacted = redactor.redact(text)
-    if redacted != text:
-        content_type = "text/html; charset=utf-8" if encoding == "utf-8" else "text/html"
-        store.put(key, redacted.encode(encoding), content_type)
+    changed, utf8 = False, True
+    with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as out:
+        try:
+            for piece, redacted in redact_pieces(
+                lambda piece: _redact_piece(redactor, piece), store.chunks(key)
+            ):
+                changed = changed or redacted != piece
+                utf8 = utf8 and _is_utf8(piece)
+                out.write(redacted)
+        except KeyError:  # deleted since the listing
+            return artifact_id
+        if changed:
+            length = out.tell()
+            out.seek(0)
+            content_type = "text/html; charset=utf-8" if utf8 else "text/html"
+            store.put_file(key, out, length, content_type)
     return artifact_id
+
+
+def _redact_piece(redactor: Redactor, piece: bytes) -> bytes:
+    """A piece redacted as UTF-8, or as Latin-1 (every byte a character) when it is not."""
+    if _is_utf8(piece):
+        return redactor.redact_bytes(piece)
+    return redactor.redact(piece.decode("latin-1")).encode("latin-1")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _stamp(artifact_ids: list[int]) -> None:
@@ -119,14 +150,6 @@ def _stamp(artifact_ids: list[int]) -> None:
         update(Artifact).where(Artifact.id.in_(artifact_ids)).values(redacted_at=utcnow())
     )
     db.session.commit()
-
-
-def _decode(data: bytes) -> tuple[str, str]:
-    """Text of a snapshot and how to encode it back without changing untouched bytes."""
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
 
 
 @job("collect_artifacts")
