@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import insert, select, update
 
 from tests import payloads
 from tests.jobs.conftest import post, work  # noqa: F401  (post is a fixture)
 from webriskops import metrics
+from webriskops.extensions import db
+from webriskops.jobs import outbox
+from webriskops.models import OutboxJob
 
 TOKEN = "metrics-token-0123456789"  # noqa: S105 - tests only
 
@@ -97,3 +102,37 @@ def test_a_scrape_with_redis_down_still_answers(app, client):
     app.extensions.pop("redis", None)
     samples = scrape(client)
     assert samples[("webriskops_queue_up", ())] == 0
+
+
+def test_pruning_old_done_jobs_keeps_every_count(app, client, post, make_run):  # noqa: F811
+    runs = [make_run() for _ in range(3)]
+    for run in runs:
+        assert post(payloads.completed(run.id)).status_code == 202
+    work()
+    # One job failed for good, one still waits: neither is pruned.
+    db.session.execute(insert(OutboxJob), [
+        {"name": "redact_snapshots", "args": {"scan_run_id": runs[0].id}, "state": "failed"},
+        {"name": "redact_snapshots", "args": {"scan_run_id": runs[1].id}, "state": "pending"},
+    ])  # fmt: skip
+    db.session.commit()
+    before = {key: value for key, value in scrape(client).items() if "job" in key[0]}
+    assert before[("webriskops_jobs_total", (("state", "done"), ("task", "finish_scan_run")))] == 3
+
+    assert outbox.prune() == 0  # nothing is an hour old yet
+    shift = outbox.DONE_RETENTION + timedelta(minutes=1)  # as if they ran that long ago
+    db.session.execute(
+        update(OutboxJob).values(
+            available_at=OutboxJob.available_at - shift,
+            started_at=OutboxJob.started_at - shift,
+            finished_at=OutboxJob.finished_at - shift,
+        )
+    )
+    db.session.commit()
+    assert outbox.prune() == 3
+
+    states = sorted(db.session.scalars(select(OutboxJob.state)))
+    assert states == ["failed", "pending"]
+    after = {key: value for key, value in scrape(client).items() if "job" in key[0]}
+    assert after == pytest.approx(before)
+    assert outbox.prune() == 0  # folded once
+    assert {key: value for key, value in scrape(client).items() if "job" in key[0]} == after

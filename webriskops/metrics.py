@@ -19,6 +19,7 @@ Two sources, each where the truth is:
 from __future__ import annotations
 
 import hmac
+import itertools
 import os
 from collections.abc import Iterator
 
@@ -36,13 +37,12 @@ from sqlalchemy import case, func, select
 
 from webriskops.extensions import db
 from webriskops.jobs import queue
-from webriskops.models import OutboxJob
+from webriskops.models import OutboxJob, OutboxJobTotal
 from webriskops.models.base import as_utc, utcnow
+from webriskops.models.outbox import DURATION_BUCKETS, NO_DURATION
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 POSTBACK_ENDPOINT = "scanner.results.store"
-# Upper bounds (seconds) of the job duration histogram's buckets.
-DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0)
 OUTCOMES = {
     202: "accepted",
     400: "bad_request",
@@ -112,34 +112,60 @@ class BacklogCollector(Collector):
         yield from self._queues()
 
     def _jobs(self) -> Iterator[Metric]:
-        totals = CounterMetricFamily(
-            "webriskops_jobs", "Outbox jobs finished, by task and state.", labels=["task", "state"]
-        )
+        # Rows finished within the last hour are in ``outbox_jobs``; older done ones were
+        # folded into ``outbox_job_totals`` per duration bucket (``outbox.prune``).
+        counts: dict[tuple[str, str], int] = {}
         for name, state, count in db.session.execute(
             select(OutboxJob.name, OutboxJob.state, func.count())
             .where(OutboxJob.state.in_(("done", "failed")))
             .group_by(OutboxJob.name, OutboxJob.state)
         ):
-            totals.add_metric([name, state], count)
-        yield totals
+            counts[name, state] = count
+        # Per task: the count in each bucket (not cumulative), +Inf last, and the seconds.
+        timed: dict[str, tuple[list[int], float]] = {}
+        for name, bucket, count, seconds in db.session.execute(
+            select(
+                OutboxJobTotal.name,
+                OutboxJobTotal.bucket,
+                OutboxJobTotal.count,
+                OutboxJobTotal.seconds,
+            )
+        ):
+            counts[name, "done"] = counts.get((name, "done"), 0) + count
+            if bucket != NO_DURATION:
+                buckets, total = timed.get(name, ([0] * (len(DURATION_BUCKETS) + 1), 0.0))
+                buckets[bucket] += count
+                timed[name] = (buckets, total + seconds)
 
         seconds = _seconds_between(OutboxJob.started_at, OutboxJob.finished_at)
         columns = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
-        histogram = HistogramMetricFamily(
-            "webriskops_job_duration_seconds",
-            "How long the last attempt of each finished outbox job ran, by task.",
-            labels=["task"],
-        )
         for name, count, total, *cumulative in db.session.execute(
             select(OutboxJob.name, func.count(), func.sum(seconds), *columns)
             .where(OutboxJob.state == "done", OutboxJob.started_at.is_not(None))
             .group_by(OutboxJob.name)
         ):
-            buckets = [
-                (repr(bound), int(value or 0))
-                for bound, value in zip(DURATION_BUCKETS, cumulative, strict=True)
-            ]
-            histogram.add_metric([name], [*buckets, ("+Inf", count)], float(total or 0.0))
+            buckets, folded = timed.get(name, ([0] * (len(DURATION_BUCKETS) + 1), 0.0))
+            previous = 0
+            for index, value in enumerate([*(int(v or 0) for v in cumulative), count]):
+                buckets[index] += value - previous
+                previous = value
+            timed[name] = (buckets, folded + float(total or 0.0))
+
+        totals = CounterMetricFamily(
+            "webriskops_jobs", "Outbox jobs finished, by task and state.", labels=["task", "state"]
+        )
+        for (name, state), count in sorted(counts.items()):
+            totals.add_metric([name, state], count)
+        yield totals
+        histogram = HistogramMetricFamily(
+            "webriskops_job_duration_seconds",
+            "How long the last attempt of each finished outbox job ran, by task.",
+            labels=["task"],
+        )
+        for name, (buckets, total) in sorted(timed.items()):
+            cumulative = list(itertools.accumulate(buckets))
+            bounds = [repr(bound) for bound in DURATION_BUCKETS] + ["+Inf"]
+            histogram.add_metric([name], list(zip(bounds, cumulative, strict=True)), total)
         yield histogram
 
     def _outbox(self) -> Iterator[Metric]:

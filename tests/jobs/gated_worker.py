@@ -12,18 +12,19 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from webriskops import storage
 from webriskops.jobs.worker import OutboxWorker
 
-_put = storage.LocalStorage.put
+_put_file = storage.LocalStorage.put_file
 _writes = 0
 _lock = threading.Lock()
 
 
-def _put_then_hang(self, key: str, data: bytes, content_type: str = "") -> None:
+def _put_then_hang(self, key: str, handle: BinaryIO, length: int, content_type: str) -> None:
     global _writes
-    _put(self, key, data, content_type)
+    _put_file(self, key, handle, length, content_type)
     gate = os.environ.get("WRO_TEST_GATE")
     if not gate or not key.endswith(".html") or Path(gate).exists():
         return
@@ -36,7 +37,7 @@ def _put_then_hang(self, key: str, data: bytes, content_type: str = "") -> None:
             time.sleep(1)
 
 
-storage.LocalStorage.put = _put_then_hang
+storage.LocalStorage.put_file = _put_then_hang  # every write, streamed or not
 
 
 class GatedWorker(OutboxWorker):

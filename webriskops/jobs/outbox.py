@@ -24,13 +24,16 @@ from datetime import datetime, timedelta
 
 import click
 from flask import current_app
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from webriskops.extensions import db
 from webriskops.jobs import background, queue, registry, runner
-from webriskops.models import OutboxJob
+from webriskops.models import OutboxJob, OutboxJobTotal
 from webriskops.models.base import as_utc, utcnow
+from webriskops.models.outbox import NO_DURATION, duration_bucket
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,10 @@ SWEEP_BATCH = 500
 # How long a row written ``enqueued`` may wait for its push before the sweeper calls it
 # lost; the push follows the commit within milliseconds.
 HAND_OVER_GRACE = timedelta(seconds=30)
+# Done rows older than this are folded into ``outbox_job_totals`` (``prune``), at most
+# ``PRUNE_BATCH`` per sweep; failed rows stay, as the record of what went wrong.
+DONE_RETENTION = timedelta(hours=1)
+PRUNE_BATCH = 5000
 _hooks_installed = False
 
 
@@ -167,6 +174,8 @@ def _hand_over_fresh(ready: list[tuple[int, str]]) -> int:
 def sweep(*, older_than: timedelta | None = None) -> int:
     """Hand over every due pending job and re-enqueue jobs the queue lost; returns how many.
 
+    Old done rows are pruned on the way (``prune``).
+
     ``older_than`` leaves alone pending rows created more recently (the background pool
     of a live process may be about to run them).
     """
@@ -180,9 +189,71 @@ def sweep(*, older_than: timedelta | None = None) -> int:
     if older_than is not None:
         query = query.where(OutboxJob.created_at <= now - older_than)
     due = [(job_id, name) for job_id, name in db.session.execute(query)]
+    prune()
     lost = _lost_jobs() if current_app.config.get("REDIS_URL") else []
     db.session.rollback()
     return _hand_over(due) + _hand_over(lost, replace=True) + dispatch_ready()
+
+
+def prune() -> int:
+    """Fold old done rows into ``outbox_job_totals`` and delete them; returns how many.
+
+    The table would otherwise grow by a few rows per scan run for ever, and ``/metrics``
+    (which counts jobs from it) would read all of them at every scrape. The delete
+    returns the rows it removed, so two sweepers pruning at once never count one twice.
+    """
+    cutoff = utcnow() - DONE_RETENTION
+    oldest = (
+        select(OutboxJob.id)
+        .where(OutboxJob.state == "done", OutboxJob.available_at < cutoff)
+        .where(OutboxJob.finished_at < cutoff)
+        .order_by(OutboxJob.id)
+        .limit(PRUNE_BATCH)
+    )
+    removed = db.session.execute(
+        delete(OutboxJob)
+        .where(OutboxJob.id.in_(oldest.scalar_subquery()))
+        .returning(OutboxJob.name, OutboxJob.started_at, OutboxJob.finished_at)
+    ).all()
+    totals: dict[tuple[str, int], list[float]] = {}
+    for name, started_at, finished_at in removed:
+        seconds, bucket = 0.0, NO_DURATION  # done before start times were recorded
+        if started_at and finished_at:
+            seconds = max(0.0, (as_utc(finished_at) - as_utc(started_at)).total_seconds())
+            bucket = duration_bucket(seconds)
+        total = totals.setdefault((name, bucket), [0, 0.0])
+        total[0] += 1
+        total[1] += seconds
+    if totals:
+        statement = _ADD_TOTALS[db.session.get_bind().dialect.name]
+        db.session.execute(
+            statement,
+            [
+                {"name": name, "bucket": bucket, "count": count, "seconds": seconds}
+                for (name, bucket), (count, seconds) in totals.items()
+            ],
+        )
+    db.session.commit()
+    return len(removed)
+
+
+def _add_totals(dialect_insert):
+    table = OutboxJobTotal.__table__
+    statement = dialect_insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.name, table.c.bucket],
+        set_={
+            "count": table.c.count + statement.excluded.count,
+            "seconds": table.c.seconds + statement.excluded.seconds,
+        },
+    )
+
+
+# Add to a task's totals, or start them (built once per dialect).
+_ADD_TOTALS = {
+    name: _add_totals(dialect_insert)
+    for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 
 
 def _lost_jobs() -> list[tuple[int, str]]:

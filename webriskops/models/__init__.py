@@ -22,7 +22,7 @@ from webriskops.models.credits import (
     settle_credit,
 )
 from webriskops.models.idempotency import IdempotencyRecord
-from webriskops.models.outbox import OutboxJob
+from webriskops.models.outbox import OutboxJob, OutboxJobTotal
 from webriskops.models.projects import Project
 from webriskops.models.scans import (
     TERMINAL_STATUSES,
@@ -55,6 +55,7 @@ __all__ = [
     "Membership",
     "Organization",
     "OutboxJob",
+    "OutboxJobTotal",
     "Project",
     "ScanPage",
     "ScanRun",
