@@ -17,6 +17,7 @@ import pytest
 from tests.docs.test_examples import DOCS
 from webriskops import scanner_client
 from webriskops.ratelimit import RateLimitState, ScannerRateLimiter
+from webriskops.scanner.settings import USER_AGENT
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PAGES = sorted(path.stem for path in DOCS.glob("*.md"))
@@ -192,3 +193,9 @@ def test_examples_use_placeholders_only():
     for path in DOCS.glob("*.md"):
         text = path.read_text(encoding="utf-8")
         assert redact(text) == text, f"{path.name} holds something that looks like a real secret"
+
+
+def test_the_scanner_user_agent_links_to_a_served_page(client):
+    link = re.search(r"\+https?://[^/]+(/[^)\s]*)\)", USER_AGENT)
+    assert link, USER_AGENT
+    assert client.get(link.group(1)).status_code == 200

@@ -16,7 +16,7 @@ from config import parse_boolean
 # The same default folder as the app's ``WRO_ARTIFACTS_DIR`` (config.INSTANCE_DIR), so
 # an app and a scanner started from one checkout share their artifacts without setup.
 DEFAULT_ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "instance" / "artifacts"
-USER_AGENT = "WebRiskOpsScanner/0.1 (+https://webriskops.example/docs/scanner/runtime)"
+USER_AGENT = "WebRiskOpsScanner/0.1 (+https://webriskops.example/docs/runtime)"
 # The token robots.txt groups are matched against.
 ROBOTS_AGENT = "WebRiskOpsScanner"
 
