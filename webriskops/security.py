@@ -1,4 +1,4 @@
-"""App-wide request and response rules: security headers, CSRF, forwarded addresses.
+"""App-wide request and response rules: security headers and CSRF.
 
 Registered once in ``create_app`` for every blueprint:
 
@@ -9,14 +9,17 @@ Registered once in ``create_app`` for every blueprint:
 - CSRF, one rule: every unsafe request is checked except those under ``/api/``, which
   authenticate with a bearer token or the scanner secret and never with the session
   cookie, so another site has nothing to forge.
-- ``X-Forwarded-For``: with ``WRO_TRUSTED_PROXIES`` set, a chain longer than the
-  number of trusted proxies is refused (400): its extra entries can only come from the
-  client, which would like to choose the address that login throttling counts.
+
+``X-Forwarded-For`` is read by werkzeug's ``ProxyFix`` (``create_app``), which believes
+only the last ``WRO_TRUSTED_PROXIES`` entries: the address our own router saw. Entries
+before them come from the client or from its own proxies; they are ignored, not refused,
+so a customer behind a corporate proxy gets in and nobody chooses the address login
+throttling counts.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, current_app, request
 
 from webriskops.auth.session import current_user
 from webriskops.extensions import csrf
@@ -34,21 +37,6 @@ def init_app(app: Flask) -> None:
     # Checked below with one rule instead of per-view exemptions.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
-
-    @app.before_request
-    def check_forwarded_for() -> None:
-        proxies = current_app.config["TRUSTED_PROXIES"]
-        if not proxies:
-            return
-        chain = [
-            hop for value in request.headers.getlist("X-Forwarded-For") for hop in value.split(",")
-        ]
-        if len(chain) > proxies:
-            abort(
-                400,
-                f"X-Forwarded-For lists {len(chain)} addresses; this service is configured "
-                f"to trust {proxies} proxy hop(s). Do not send X-Forwarded-For yourself.",
-            )
 
     @app.before_request
     def check_csrf() -> None:

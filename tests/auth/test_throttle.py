@@ -66,6 +66,20 @@ def test_behind_a_trusted_proxy_the_forwarded_client_address_is_throttled(user, 
     assert _post_login(web(), "person@example.com", PASSWORD, customer).status_code == 302
 
 
+@pytest.mark.parametrize("app_overrides", [{"TRUSTED_PROXIES": 1}], indirect=False)
+def test_behind_a_trusted_proxy_forged_entries_before_its_own_change_nothing(user, web):
+    client = web()
+    for attempt in range(5):
+        # The client writes what it likes; the router appends the address it saw.
+        forged = {"X-Forwarded-For": f"203.0.113.{attempt}, 198.51.100.77"}
+        assert _post_login(client, "person@example.com", "wrong", forged).status_code == 401
+    forged = {"X-Forwarded-For": "192.0.2.1, 198.51.100.77"}
+    assert _post_login(client, "person@example.com", PASSWORD, forged).status_code == 429
+    # Someone else behind their own proxy, seen by the router at another address.
+    proxied = {"X-Forwarded-For": "10.0.0.5, 198.51.100.9"}
+    assert _post_login(web(), "person@example.com", PASSWORD, proxied).status_code == 302
+
+
 def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(user, web):
     client = web()
     for attempt in range(5):

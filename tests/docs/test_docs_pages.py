@@ -24,7 +24,7 @@ PAGES = sorted(path.stem for path in DOCS.glob("*.md"))
 # The modules a scanner postback runs through, whose ApiError codes it can answer with.
 SCANNER_MODULES = ["webriskops/ingest", "webriskops/auth/scanner.py", "webriskops/errors.py"]
 # Statuses werkzeug or the app itself can give a scanner postback, mapped by _HTTP_CODES.
-# 400: an X-Forwarded-For chain longer than WRO_TRUSTED_PROXIES (webriskops.security).
+# 400: a request werkzeug cannot parse (its framing or headers).
 SCANNER_HTTP_STATUSES = {400, 404, 405, 413, 415, 422, 429, 500, 503}
 # errors.py answers these, but never on /api/: the CSRF rule exempts every /api/ path.
 NOT_SCANNER_CODES = {"CSRF_FAILED"}
