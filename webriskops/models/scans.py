@@ -39,6 +39,9 @@ class ScanRun(db.Model):
             "credit_state IN ('reserved', 'consumed', 'restored')", name="credit_state_known"
         ),
         Index("ix_scan_runs_project_id_id", "project_id", "id"),
+        # A report compares with the project's previous completed run: without status in
+        # the index, that walked every later run of the project (or of every project).
+        Index("ix_scan_runs_project_id_status_id", "project_id", "status", "id"),
         # Claims take the oldest queued runs; sweeps look at the non-terminal ones.
         Index("ix_scan_runs_status_id", "status", "id"),
     )
