@@ -9,6 +9,7 @@ HTTP/1.1 client on raw sockets with the request head built once, so that its own
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import queue
@@ -690,8 +691,10 @@ def profile(pages: int, issues_per_page: int, singles: int, top: int, env: dict[
         import runpy
 
         runpy.run_path(f"{env['PYTHONPATH']}/sitecustomize.py")  # the stand-in redactor
+    import config as app_config  # read at import: this module imported it before env was set
     from webriskops import create_app
 
+    importlib.reload(app_config)
     client = create_app().test_client()
     logging.disable(logging.INFO)  # the per-request log lines would bury the profile
     runs = create_runs(3 + singles)
