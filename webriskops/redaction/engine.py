@@ -4,7 +4,9 @@ The rule patterns are joined, 20 at a time, into alternations compiled once with
 RE2, whose automata run in time linear in the text whatever the patterns are, so no
 input can make redaction super-linear (one alternation of every rule made RE2 build
 DFA states for seconds on each new megabyte of secret-dense text). The text is scanned
-as UTF-8 bytes: offsets are native and no character counting is needed. Candidates go
+as UTF-8 bytes: offsets are native and no character counting is needed. A prefilter
+automaton (every rule with its counted runs cut down) finds the windows where a rule
+may match, and the automata search only those. Candidates go
 through their rule's check; accepted spans from every automaton are joined and replaced
 by ``[REDACTED:<kind>]``, and the text around them is kept. A token glued to the end
 of a redacted one is taken in the same pass; when a marker touches a token character
@@ -113,6 +115,11 @@ _BY_PLACE = frozenset(
 # RE2 would fall back to its NFA, orders of magnitude slower, and log each time.
 _OPTIONS = re2.Options()
 _OPTIONS.max_mem = 64 << 20
+# The scan asks for spans only: without capturing groups RE2 finds them with its DFAs
+# alone, with none it runs its slower submatch engine over every candidate's span.
+_SPAN_OPTIONS = re2.Options()
+_SPAN_OPTIONS.max_mem = 64 << 20
+_SPAN_OPTIONS.never_capture = True
 
 
 # Rules whose values are judged by the name they are assigned to.
@@ -202,6 +209,63 @@ def _bind_families(groups: Iterable[_Group]) -> None:
 
 
 _bind_families(_GROUPS)
+
+
+# The prefilter: one automaton of every rule with its counted runs cut down, so that
+# its DFA stays small (a count of n becomes "at least min(n, 6)"; a rule's language only
+# grows, so wherever a rule matches, the prefilter matches at the same start). The
+# rules' automata then search only windows around its matches: on secret-free text the
+# prefilter is the one pass over every byte. The Bitcoin WIF rule keeps its count: it has
+# no literal, and "[5KLc] then 6 base58 characters" is every other word.
+_PREFILTER_RUN = 6
+_PREFILTER_EXACT = frozenset({rb"\b([5KLc][1-9A-HJ-NP-Za-km-z]{50,51})\b"})
+_COUNT = re.compile(rb"\{(\d+)(?:,\d*)?\}")
+
+
+def _relaxed(pattern: bytes) -> bytes:
+    """``pattern`` with every ``{n,m}`` made ``{min(n, _PREFILTER_RUN),}``: it matches more."""
+    if pattern in _PREFILTER_EXACT:
+        return pattern
+    return _COUNT.sub(lambda count: b"{%d,}" % min(int(count[1]), _PREFILTER_RUN), pattern)
+
+
+_PREFILTER = re2.compile(
+    b"|".join(b"(?:" + _relaxed(rule.pattern) + b")" for rule in RULES), _SPAN_OPTIONS
+)
+# A window runs from a prefilter match to the end of the line _WINDOW bytes past it,
+# and past the blank space after that line. A match crosses a line break only in its
+# first bytes (``password =\n  "…"``: the name, the operator and the spaces around it,
+# under 200 bytes in every rule), so no match runs past a window's end: one that
+# started before the line break came from a prefilter match whose window ends later.
+# Unbounded values (``AKCp…``, a quoted passphrase) stop at a line break.
+_WINDOW = 256
+_BLANK = re.compile(rb"\s*")
+# When the windows cover most of the text read so far, scanning everything costs less
+# than finding more of them: the rest of the text is one window (and dense new text does
+# not pay for the prefilter's DFA states, about 0.6 s per MB).
+_PREFILTER_TRIAL = 16_384
+
+
+def _windows(data: bytes) -> list[tuple[int, int]]:
+    """The parts of ``data`` where a rule may match, in order and disjoint."""
+    length = len(data)
+    windows: list[tuple[int, int]] = []
+    covered = position = 0
+    search = _PREFILTER.search
+    while position < length:
+        if position > _PREFILTER_TRIAL and covered * 2 > position:
+            windows.append((position, length))
+            break
+        found = search(data, position, length)
+        if found is None:
+            break
+        start, end = found.span()
+        line_end = data.find(b"\n", end + _WINDOW)
+        position = length if line_end < 0 else _BLANK.match(data, line_end).end()
+        windows.append((start, position))
+        covered += position - start
+    return windows
+
 
 # Rules that know a secret by its own shape (a prefix, a format, a checksum), not by
 # the name it is assigned to: ``secret-in-page-source:<hash>`` is a fingerprint, not an
@@ -314,72 +378,84 @@ class Redactor:
                 settled = _settled(data, spans)
                 data = _apply(data, spans)
                 spans = []
-        for group in _GROUPS:
-            _scan(group, data, spans)
+        windows = _windows(data)
+        for group in _GROUPS if windows else ():
+            _scan(group, data, spans, windows)
         if not spans:
             return data, settled
         return _apply(data, spans), settled and _settled(data, spans)
 
 
-def _scan(group: _Group, data: bytes, spans: list[tuple[int, int, str, int]]) -> None:
+def _scan(
+    group: _Group,
+    data: bytes,
+    spans: list[tuple[int, int, str, int]],
+    windows: Iterable[tuple[int, int]] | None = None,
+) -> None:
     """Add the spans of every secret ``group`` finds in ``data``.
 
     Groups scan independently; spans found by several overlap and ``_apply`` joins them,
     so a secret is never cut short by a match of another group starting inside it.
+    Only ``windows`` are searched (``_windows``: every match lies in one); the whole
+    text when none are given. A scan that went past a window's end goes on from there.
     """
     search, which, length = group.search, group.which, len(data)
     position = 0
     cookies_until = secrets_until = 0
-    while position <= length:
-        found = search(data, position, length)
-        if found is None:
-            return
-        match_start, match_end = found.span()
-        rule, start, end, index = which(found)
-        if rule.kind == "cookie":
-            # The header's values are parsed once per line (a line of ``Cookie:`` repeats
-            # must not be parsed once per repeat); scanning goes on from the first value,
-            # so this group's other families are found in the line as well.
-            if start >= cookies_until:
-                cookies_until = _cookie_end(data, start)
-                spans.extend((*span, index) for span in _cookie_spans(data, start, cookies_until))
-            position = start
-            continue
-        if rule.kind == "kubernetes_secret":
-            # Every value of the manifest's data and stringData maps, parsed once per
-            # document however often ``kind: Secret`` repeats in it.
-            if start >= secrets_until:
-                found_spans, secrets_until = _kubernetes_secret_spans(data, start, end)
-                spans.extend((*span, index) for span in found_spans)
-            position = end
-            continue
-        example = rule.kind not in _BY_PLACE and checks.is_example_token(data[start:end])
-        accepted = [] if example else _spans_of(rule, data, start, end, group.families)
-        if accepted:
-            spans.extend((*span, index) for span in accepted)
-            position = max(match_end, accepted[-1][1])
-            # A token glued to the end of this one (``…xyzfigd_…``) fails its ``\b`` now,
-            # but would match once this one is a marker: take it in this pass, or a
-            # chain of glued tokens would need a pass per token.
-            glued_at = accepted[-1][1]
-            while glued_at < length and data[glued_at] in _WORD_BYTES:
-                glued = _glued_spans(data, glued_at)
-                if not glued:
-                    break
-                spans.extend((*span, index) for span in glued)
-                glued_at = glued[-1][1]
-                position = max(position, glued_at)
-        elif rule.kind in _JUDGED_BY_NAME or example:
-            # The check judged the whole value by the name it walks back to (or the
-            # value is a documented example): a later candidate inside it would be
-            # judged the same way, and retrying byte by byte would judge
-            # ``token=token=…`` once per repeat. Families starting inside it are found
-            # by their own groups.
-            position = max(end, match_start + 1)
-        else:
-            # Rejected: another family of this group may still match from the next byte
-            # on (``aws…secret=`` that is not an AWS key can be a generic secret).
-            position = match_start + 1
+    for window_start, window_end in ((0, length),) if windows is None else windows:
+        position = max(position, window_start)
+        while position <= window_end:
+            found = search(data, position, window_end)
+            if found is None:
+                break
+            match_start, match_end = found.span()
+            rule, start, end, index = which(found)
+            if rule.kind == "cookie":
+                # The header's values are parsed once per line (a line of ``Cookie:``
+                # repeats must not be parsed once per repeat); scanning goes on from the
+                # first value, so this group's other families are found in the line too.
+                if start >= cookies_until:
+                    cookies_until = _cookie_end(data, start)
+                    spans.extend(
+                        (*span, index) for span in _cookie_spans(data, start, cookies_until)
+                    )
+                position = start
+                continue
+            if rule.kind == "kubernetes_secret":
+                # Every value of the manifest's data and stringData maps, parsed once per
+                # document however often ``kind: Secret`` repeats in it.
+                if start >= secrets_until:
+                    found_spans, secrets_until = _kubernetes_secret_spans(data, start, end)
+                    spans.extend((*span, index) for span in found_spans)
+                position = end
+                continue
+            example = rule.kind not in _BY_PLACE and checks.is_example_token(data[start:end])
+            accepted = [] if example else _spans_of(rule, data, start, end, group.families)
+            if accepted:
+                spans.extend((*span, index) for span in accepted)
+                position = max(match_end, accepted[-1][1])
+                # A token glued to the end of this one (``…xyzfigd_…``) fails its ``\b``
+                # now, but would match once this one is a marker: take it in this pass,
+                # or a chain of glued tokens would need a pass per token.
+                glued_at = accepted[-1][1]
+                while glued_at < length and data[glued_at] in _WORD_BYTES:
+                    glued = _glued_spans(data, glued_at)
+                    if not glued:
+                        break
+                    spans.extend((*span, index) for span in glued)
+                    glued_at = glued[-1][1]
+                    position = max(position, glued_at)
+            elif rule.kind in _JUDGED_BY_NAME or example:
+                # The check judged the whole value by the name it walks back to (or the
+                # value is a documented example): a later candidate inside it would be
+                # judged the same way, and retrying byte by byte would judge
+                # ``token=token=…`` once per repeat. Families starting inside it are
+                # found by their own groups.
+                position = max(end, match_start + 1)
+            else:
+                # Rejected: another family of this group may still match from the next
+                # byte on (``aws…secret=`` that is not an AWS key can be a generic one).
+                position = match_start + 1
 
 
 def _redact_url_param(param: re.Match[str]) -> str:
