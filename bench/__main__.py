@@ -505,13 +505,13 @@ def run_pipeline(args: argparse.Namespace, flags: GunicornFlags, artifacts: str,
     with_redis = server_env(inline_jobs=False, artifacts_dir=artifacts)
     without = server_env(inline_jobs=True, artifacts_dir=artifacts)
     results = {}
-    for name in args.setups.split(","):
+    for name in filter(None, args.setups.split(",")):
         label, redis, workers = PIPELINE_SETUPS[name]
         env = with_redis if redis else without
         progress(f"end to end: {label}")
         flush_queue()
         results[label] = pipeline.measure(label, env, workers, runs, args.burst, 300, flags)
-    if args.drain and any(PIPELINE_SETUPS[name][1] for name in args.setups.split(",")):
+    if args.drain:
         for workers in (1, 2):
             progress(f"drain: {args.drain} queued runs, {workers} worker(s)")
             flush_queue()
