@@ -23,7 +23,7 @@ run: install
 	@echo "Scans started in the browser wait for a scanner. In another terminal, start one:"
 	@echo "  WRO_SCANNER_ALLOW_PRIVATE=1 WRO_SCANNER_SHARED_SECRET=dev-scanner-secret-change-me \\"
 	@echo "    $(BIN)/webriskops-scanner work --api-url http://127.0.0.1:$(PORT)"
-	@echo "Expired leases and deadlines are applied by: WRO_ENV=development $(BIN)/flask --app wsgi jobs sweep"
+	@echo "The server applies expired leases and deadlines every 30 s (or now: WRO_ENV=development $(BIN)/flask --app wsgi jobs sweep)."
 	$(BIN)/flask --app wsgi run --port $(PORT)
 
 services:

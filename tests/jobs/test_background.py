@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import update
 
 from tests import payloads
 from tests.conftest import make_config
@@ -158,3 +159,22 @@ def test_the_app_tells_its_pool_about_requests(app, client, monkeypatch):
     assert client.get("/healthz").status_code == 200
     assert seen == [1]  # counted while it ran
     assert pool.requests_in_flight == 0
+
+
+def test_the_pools_sweep_requeues_a_run_whose_scanner_died(app, make_run):
+    # Without Redis no worker sweeps: the pool does, expired leases first (API.md 3.9).
+    run = make_run()
+    db.session.execute(
+        update(ScanRun)
+        .where(ScanRun.id == run.id)
+        .values(
+            status="running", lease_seconds=30, lease_expires_at=utcnow() - timedelta(seconds=1)
+        )
+    )
+    db.session.commit()
+
+    background.pool().sweep()
+
+    db.session.rollback()
+    swept = db.session.get(ScanRun, run.id)
+    assert (swept.status, swept.attempt, swept.lease_expires_at) == ("queued", 2, None)

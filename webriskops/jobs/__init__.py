@@ -12,7 +12,7 @@ from datetime import timedelta
 from flask import Flask, Response
 
 from webriskops.extensions import db
-from webriskops.jobs import background, outbox, runner
+from webriskops.jobs import background, outbox, registry, runner
 
 log = logging.getLogger(__name__)
 
@@ -53,4 +53,6 @@ def _run_in_background(outbox_id: int) -> None:
 
 
 def _sweep_in_background() -> int:
+    # As the worker's sweep: the features' steps first (expired leases, API.md 3.9).
+    registry.run_sweep_steps()
     return outbox.sweep(older_than=BACKGROUND_GRACE)

@@ -3,7 +3,8 @@
 Tasks live in their feature's package (``ingest/tasks.py``, ``reports/tasks.py``,
 ``webhooks/tasks.py``); each package imports its ``tasks`` module, so building the app
 registers them all. The job infrastructure (outbox, queue, runner, worker) looks tasks
-up here by the name stored in an outbox row and imports none of them.
+up here by the name stored in an outbox row and imports none of them. Periodic work a
+feature needs (``scans``: expired leases and deadlines) registers with ``@sweep_step``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,23 @@ def job(
         return function
 
     return register
+
+
+# Functions every sweep runs before the outbox's (the worker's and the background pool's).
+SWEEPS: list[Callable[[], object]] = []
+
+
+def sweep_step(function: Callable[[], object]) -> Callable[[], object]:
+    """Register the decorated function as a step of every periodic sweep (unchanged)."""
+    if function not in SWEEPS:
+        SWEEPS.append(function)
+    return function
+
+
+def run_sweep_steps() -> None:
+    """Run the registered sweep steps, in the order they were registered."""
+    for step in SWEEPS:
+        step()
 
 
 def get(name: str) -> Task:

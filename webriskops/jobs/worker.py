@@ -31,9 +31,8 @@ from rq.worker import SimpleWorker
 
 from webriskops.database import relax_commits
 from webriskops.extensions import db
-from webriskops.jobs import outbox, queue, runner
+from webriskops.jobs import outbox, queue, registry, runner
 from webriskops.observability import JsonFormatter
-from webriskops.scans.services import sweep_runs
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +152,7 @@ class OutboxWorker(SimpleWorker):
         self._last_sweep = time.monotonic()
         try:
             with self.app.app_context():
-                sweep_runs()  # lease expiry and SCAN_TIMEOUT (API.md 3.9) record outbox work
+                registry.run_sweep_steps()  # lease expiry and SCAN_TIMEOUT (API.md 3.9)
                 handed = outbox.sweep()
                 db.session.remove()
         except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval

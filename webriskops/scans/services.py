@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, select, update
 from webriskops.database import begin_write, is_postgresql
 from webriskops.extensions import db
 from webriskops.jobs import outbox
+from webriskops.jobs.registry import sweep_step
 from webriskops.models import Project, ScanRun, reserve_credit, settle_credit
 from webriskops.models.base import as_utc, isoformat, utcnow
 from webriskops.models.webhooks import WebhookEndpoint
@@ -245,6 +246,7 @@ def extend_lease(run_id: int) -> datetime:
 # --- Sweep: expired leases, attempts and deadlines ---------------------------------------
 
 
+@sweep_step
 def sweep_runs() -> dict[str, int]:
     """Requeue runs whose lease expired; fail with SCAN_TIMEOUT those out of time; commits.
 
