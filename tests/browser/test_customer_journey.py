@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -87,6 +88,22 @@ def wait_for(driver: WebDriver, css: str):
     return WebDriverWait(driver, 20).until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
     )
+
+
+def wait_until(driver: WebDriver, condition) -> None:
+    """Wait until ``condition(driver)`` holds on the page as it is now.
+
+    A scan run's page refreshes itself (``<meta http-equiv="refresh">``) until the run is
+    finished, so an element found before a refresh is stale by the time its text is
+    read: such a read is retried, like one that finds no element yet.
+    """
+    WebDriverWait(
+        driver, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+    ).until(condition)
+
+
+def text_of(driver: WebDriver, css: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, css).text
 
 
 def scanner_result(run_id: int, artifacts: Path) -> dict:
@@ -176,12 +193,15 @@ def test_login_scan_result_and_report(app, pg_url, artifacts_dir, serve, browser
     # A test scanner claims it; the page, refreshing itself, shows it running.
     [claimed] = scanner_client.claim_runs(base, SCANNER_SECRET, max=1, lease_seconds=120)
     assert (claimed["scanRunId"], claimed["attempt"]) == (run_id, 1)
-    WebDriverWait(browser, 20).until(
-        lambda driver: driver.find_element(By.CSS_SELECTOR, "h1 .badge").text == "Running"
+    wait_until(
+        browser,
+        lambda driver: (
+            text_of(driver, "h1 .badge") == "Running"
+            and "lease held" in text_of(driver, "#lease-state")
+            and text_of(driver, "#run-attempt") == "1"
+            and driver.find_element(By.ID, "cancel-scan").is_displayed()
+        ),
     )
-    assert "lease held" in wait_for(browser, "#lease-state").text
-    assert browser.find_element(By.ID, "run-attempt").text == "1"
-    assert browser.find_element(By.ID, "cancel-scan").is_displayed()
     scanner_client.heartbeat(base, SCANNER_SECRET, run_id)
     save_full_page(browser, "scan-running")
 
@@ -194,9 +214,7 @@ def test_login_scan_result_and_report(app, pg_url, artifacts_dir, serve, browser
     )
     assert outcome.exit_code == scanner_client.ACCEPTED, outcome.body
 
-    WebDriverWait(browser, 20).until(  # the page refreshes itself until the run is finished
-        lambda driver: driver.find_element(By.CSS_SELECTOR, "h1 .badge").text == "Completed"
-    )
+    wait_until(browser, lambda driver: text_of(driver, "h1 .badge") == "Completed")
     assert not browser.find_elements(By.ID, "cancel-scan")
     assert wait_for(browser, "#run-duration").text.endswith(" s")
     assert wait_for(browser, "#pages-scanned").text == "2"
