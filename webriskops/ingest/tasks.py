@@ -75,8 +75,7 @@ def _redact(scan_run_id: int, present: set[str]) -> None:
                 Artifact.redacted_at.is_(None),
             )
             .values(redacted_at=utcnow())
-        ).rowcount
-        db.session.commit()
+        ).rowcount  # committed with the job's "done" mark
         if stamped:
             log.warning("scan run %s: %d snapshot(s) missing in storage", scan_run_id, stamped)
         return

@@ -8,9 +8,10 @@ work forks: a task that crashes the whole process (it never has) costs one attem
 its outbox row, and the process manager starts the worker again.
 
 One RQ job runs its outbox row and then takes further waiting rows of the same queue
-(``queue.take_waiting``) for up to ``BATCH_SIZE`` rows or ``queue.BATCH_SECONDS``, so a
-backlog costs one RQ round trip per batch. Each row still runs under its task's own
-time limit. While idle, the worker sweeps every ``SWEEP_INTERVAL`` seconds: scan runs
+(``queue.take_waiting``, ``TAKE_SIZE`` at a time) for up to ``BATCH_SIZE`` rows or
+``queue.BATCH_SECONDS``, so a backlog costs one RQ round trip per batch. The rows taken
+together are locked and claimed together (``runner.run_batch``); each still runs under
+its task's own time limit. While idle, the worker sweeps every ``SWEEP_INTERVAL`` seconds: scan runs
 whose lease expired are requeued or timed out (``webriskops.scans``), then the outbox.
 
 When Redis goes away, the worker waits for it (with backoff) and carries on instead of
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 5.0
 BATCH_SIZE = 50
+# Rows taken from the queue at a time: locked and claimed together (``runner.run_batch``),
+# so a worker killed mid-batch has counted an attempt of at most this many unstarted rows.
+TAKE_SIZE = 10
 REDIS_WAIT_MAX = 30.0  # seconds between reconnection tries, at most
 _worker_app: Flask | None = None
 
@@ -70,19 +74,18 @@ def _run_batch(outbox_id: int) -> list[str]:
     current = get_current_job()
     queue_name = current.origin if current is not None else queue.QUEUE_NAME
     stop_at = time.monotonic() + queue.BATCH_SECONDS
-    outcomes = [_run_one(outbox_id)]
+    outcomes = _run_rows([outbox_id])
     while len(outcomes) < BATCH_SIZE and time.monotonic() < stop_at:
-        taken = queue.take_waiting(queue_name, min(10, BATCH_SIZE - len(outcomes)))
+        taken = queue.take_waiting(queue_name, min(TAKE_SIZE, BATCH_SIZE - len(outcomes)))
         if not taken:
             break
-        for other in taken:
-            outcomes.append(_run_one(other))
+        outcomes.extend(_run_rows(taken))
     return outcomes
 
 
-def _run_one(outbox_id: int) -> str:
+def _run_rows(outbox_ids: list[int]) -> list[str]:
     try:
-        return runner.run(outbox_id)
+        return runner.run_batch(outbox_ids)
     finally:
         outbox.dispatch_ready()
 
