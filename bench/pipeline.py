@@ -20,19 +20,31 @@ samples its RSS.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+import redis
 
 from bench import PG_URL, REDIS_URL, ROOT
 from bench.floor import proc_status_kb
-from bench.ingest import GunicornFlags, Server, closed_loop, multi_page, post_once, single_page
+from bench.ingest import (
+    GunicornFlags,
+    Server,
+    closed_loop,
+    machine_cpu_seconds,
+    multi_page,
+    post_once,
+    process_cpu_seconds,
+    single_page,
+)
 
 RQ = str(Path(sys.executable).with_name("rq"))
 QUEUES = ("webriskops", "webriskops-webhooks")
@@ -211,11 +223,33 @@ class Drain:
     workers: int
     runs: int = 0
     seconds: float = float("nan")
+    worker_cpu: float = float("nan")  # the worker processes' CPU seconds while draining
+    machine_cpu: float = float("nan")  # the whole machine's (PostgreSQL and Redis included)
+    machine_busy: float = float("nan")  # share of both cores busy while draining
 
     @property
     def rate(self) -> float:
         """Runs per second, from the first job started to the last report ready."""
         return self.runs / self.seconds if self.seconds > 0 else 0.0
+
+
+@contextmanager
+def queues_held() -> Iterator[None]:
+    """Keep the RQ queues out of the workers' sight (renamed) until the block ends.
+
+    The workers then start (import, build the app, register) on empty queues, and their
+    CPU time is sampled before they see the first job.
+    """
+    client = redis.Redis.from_url(REDIS_URL)
+    held = [name for name in QUEUES if client.exists(f"rq:queue:{name}")]
+    try:
+        for name in held:
+            client.rename(f"rq:queue:{name}", f"bench:held:{name}")
+        yield
+    finally:
+        for name in held:
+            client.rename(f"bench:held:{name}", f"rq:queue:{name}")
+        client.close()
 
 
 def drain(
@@ -225,16 +259,24 @@ def drain(
 
     The web tier is idle while they do, so this is the workers' own throughput: what
     adding a worker process (or a machine) adds. Counted from the first job's start, so
-    the workers' start-up is not in it.
+    the workers' start-up is not in it; nor is it in their CPU time (sampled before the
+    queues are shown to them). On a machine of 2 cores shared with PostgreSQL, two
+    workers can add only the CPU left over by one: CPU per run that does not grow with
+    the second worker says the work itself does not contend.
     """
     forget_earlier_jobs()
     result = Drain(workers=workers)
     with Server("wsgi:app", WEB_WORKERS, flags, env) as server:
         ids = [next(runs) for _ in range(count)]
         closed_loop(server.port, [single_page(run) for run in ids], CONCURRENCY)
-    pool = Workers(workers, env)
+    with queues_held():
+        pool = Workers(workers, env)
+        pids = [process.pid for process in pool.processes]
+        worker_cpu, machine_cpu = process_cpu_seconds(pids), machine_cpu_seconds()
     try:
         last = wait_ready(ids, 600)
+        result.worker_cpu = process_cpu_seconds(pids) - worker_cpu
+        result.machine_cpu = machine_cpu_seconds() - machine_cpu
     finally:
         pool.stop()
     if last is None:
@@ -247,4 +289,5 @@ def drain(
         ).fetchone()[0]
     result.runs = count
     result.seconds = (last - first).total_seconds()
+    result.machine_busy = result.machine_cpu / ((os.cpu_count() or 1) * result.seconds)
     return result
