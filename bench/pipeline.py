@@ -225,7 +225,7 @@ class Drain:
     seconds: float = float("nan")
     worker_cpu: float = float("nan")  # the worker processes' CPU seconds while draining
     machine_cpu: float = float("nan")  # the whole machine's (PostgreSQL and Redis included)
-    machine_busy: float = float("nan")  # share of both cores busy while draining
+    machine_busy: float = float("nan")  # share of all cores busy while draining
 
     @property
     def rate(self) -> float:
