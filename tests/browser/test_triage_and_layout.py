@@ -222,7 +222,11 @@ def test_triage_exports_print_and_phone_layout(app, pg_url, artifacts_dir, serve
     Select(article.find_element(By.NAME, "state")).select_by_value("false_positive")
     article.find_element(By.NAME, "reason").send_keys("Consent banner handles it")
     article.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    article = wait_for(browser, f'article[data-fingerprint="{NOISY}"]')
+    # The form posts and the page loads again: wait for the new page's article, since
+    # the old one (found before the load) goes stale under the read.
+    article = wait_for(
+        browser, f'article[data-fingerprint="{NOISY}"][data-triage="false_positive"]'
+    )
     assert article.get_attribute("data-triage") == "false_positive"
     assert "Marked as false positive" in browser.page_source
     assert browser.find_element(By.ID, "count-info").text.isdigit()
