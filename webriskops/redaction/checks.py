@@ -345,7 +345,12 @@ _EXAMPLE_WORDS = (
     b"dummy",
     b"redacted",
 )
-_EXAMPLE_SHAPE = re.compile(rb"[_\-]here\b|[x*#]{8}|0{12}|\$\{|@@|\{\{|<[a-z_]")
+# A template names a variable: ``@@DB_PASSWORD@@``. Bare ``@@`` is no template: Django's
+# key alphabet has ``@``, and about one generated key in 50 holds ``@@``; its lower-case
+# alphabet never spells an upper-case name.
+_EXAMPLE_SHAPE = re.compile(
+    rb"(?i:[_\-]here\b|[x*#]{8}|<[a-z_])|0{12}|\$\{|\{\{|@@[A-Z_][A-Z0-9_]*@@"
+)
 
 
 def is_example_token(value: bytes) -> bool:
@@ -366,7 +371,7 @@ def is_example_token(value: bytes) -> bool:
         and lower.count(b"x") + lower.count(b"*") + lower.count(b"#") < 8
     ):
         return False
-    return _EXAMPLE_SHAPE.search(lower) is not None
+    return _EXAMPLE_SHAPE.search(value) is not None
 
 
 _TYPE_WORDS = frozenset(
