@@ -31,3 +31,19 @@ def test_a_django_key_holding_at_at_is_no_template(template: str) -> None:
 def test_an_at_at_template_in_a_token_place_is_kept() -> None:
     text = "DJANGO_SECRET_KEY=django-insecure-@@DJANGO_SECRET_KEY@@"
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The bracket after a key is the text's, not the key's last character.
+        (f"DJANGO_SECRET_KEY={DJANGO_KEY}(", f"DJANGO_SECRET_KEY={DJANGO}("),
+        (f"(DJANGO_SECRET_KEY={DJANGO_KEY})", f"(DJANGO_SECRET_KEY={DJANGO})"),
+        (f"x = django-insecure-{DJANGO_KEY})", f"x = {DJANGO})"),
+        # A key may end in a bracket of its own: the 50th character is the key's.
+        (f"(DJANGO_SECRET_KEY={DJANGO_KEY[:-1]}))", f"(DJANGO_SECRET_KEY={DJANGO})"),
+        (f"SECRET_KEY = 'django-insecure-{DJANGO_KEY[:-1]}('", f"SECRET_KEY = '{DJANGO}'"),
+    ],
+)
+def test_a_bracket_after_a_django_key_is_kept(text: str, expected: str) -> None:
+    assert redact(text) == expected

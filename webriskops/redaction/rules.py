@@ -48,6 +48,25 @@ _VENDOR_SECRET_WORD = (
 )
 # Django's key alphabet; ``&`` may come HTML-escaped.
 _DJANGO = rb"(?:[a-z0-9!@#$%^*(\-_=+)]|&(?:amp;)?)"
+# A key: Django generates 50 characters of that alphabet, which holds ``(`` and ``)``,
+# so a bracket right after them is the text's (``os.environ.get(...)``, ``(KEY=…)``):
+# past 50 the key runs on only up to its last character that is not a bracket. A
+# shorter key (40 at least) ends the same way. The count starts after the
+# ``django-insecure-`` prefix, where the key is named too.
+_DJANGO_END = rb"(?:[a-z0-9!@#$%^*\-_=+]|&(?:amp;)?)"
+_DJANGO_KEY = (
+    rb"(?:"
+    + _DJANGO
+    + rb"{50}(?:"
+    + _DJANGO
+    + rb"*"
+    + _DJANGO_END
+    + rb")?|"
+    + _DJANGO
+    + rb"{39,48}"
+    + _DJANGO_END
+    + rb")"
+)
 # Names whose value is a secret when it looks like one (checks.assignment decides).
 _SECRET_NAME = (
     rb"(?i:pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|"
@@ -264,11 +283,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "django_secret_key",
-        rb"\b(django-insecure-" + _DJANGO + rb"{40,})",
+        rb"\b(django-insecure-" + _DJANGO_KEY + rb")",
     ),
     Rule(
         "django_secret_key",
-        rb"(?i:django[_.\-]?)?SECRET_KEY" + _ASSIGN + rb"(" + _DJANGO + rb"{40,})",
+        rb"(?i:django[_.\-]?)?SECRET_KEY"
+        + _ASSIGN
+        + rb"((?:django-insecure-)?"
+        + _DJANGO_KEY
+        + rb")",
         checks.named_value,
     ),
     Rule(
