@@ -47,3 +47,20 @@ def test_an_at_at_template_in_a_token_place_is_kept() -> None:
 )
 def test_a_bracket_after_a_django_key_is_kept(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+HEROKU_LEGACY_KEY = "79a93430-7a09-57e3-590e-aaa0f5799e05"
+
+
+@pytest.mark.parametrize(
+    "name", ["HEROKU_API_KEY_PROD: ", 'heroku_token_ci = "', "HEROKU_API_KEY="]
+)
+def test_a_legacy_heroku_key_named_with_a_suffix_is_redacted(name: str) -> None:
+    # The rule wanted the name to end in its key word: ``…_KEY_PROD`` kept the UUID.
+    assert redact(f"{name}{HEROKU_LEGACY_KEY} ") == f"{name}[REDACTED:heroku_api_key] "
+
+
+@pytest.mark.parametrize("name", ["heroku_api_key_id: ", "herokuTokenId="])
+def test_a_uuid_named_as_a_heroku_id_is_kept(name: str) -> None:
+    text = f"{name}{HEROKU_LEGACY_KEY} "
+    assert redact(text) == text

@@ -290,6 +290,19 @@ def query_value(text: bytes, start: int, end: int, kind: str) -> str | None:
 _ENTITY = re.compile(rb"&[A-Za-z#0-9]{1,8};")
 
 
+def _names_no_secret(name: bytes) -> bool:
+    """A name of a hash, an id or a setting (``token_hash``, ``sessionTimeout``)."""
+    return bool(
+        (_HARMLESS_NAME.search(name) or _HARMLESS_CAMEL.search(name))
+        and not _SESSION_NAME.search(name)
+    )
+
+
+def secret_name(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """A value of a secret's shape, unless its name says it is an id or a setting."""
+    return None if _names_no_secret(_name_before(text, start)[1]) else kind
+
+
 def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
     """A value assigned to a secret-like name: passwords always, other names when random."""
     # Every walk back is bounded, so a line of thousands of candidates stays linear.
@@ -298,8 +311,7 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
     if (
         _PLACEHOLDER.match(value)
         or is_example_token(value)
-        or (_HARMLESS_NAME.search(name) or _HARMLESS_CAMEL.search(name))
-        and not _SESSION_NAME.search(name)
+        or _names_no_secret(name)
         or _PUBLIC_LOCATION.match(value)
     ):
         return None

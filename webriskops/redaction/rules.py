@@ -119,11 +119,13 @@ RULES: tuple[Rule, ...] = (
     Rule("digitalocean_token", rb"\b(do[opr]_v1_[a-f0-9]{64})\b"),
     Rule("heroku_api_key", rb"\b(HRKU-[A-Za-z0-9_\-]{60})(?:[^A-Za-z0-9_\-]|$)"),
     Rule(
-        # The legacy key is a UUID, a secret only by the name it is assigned to.
+        # The legacy key is a UUID, a secret only by the name it is assigned to; the
+        # name may go on after its key word (``HEROKU_API_KEY_PROD``, ``heroku_token_ci``).
         "heroku_api_key",
-        rb"(?i:heroku)[A-Za-z0-9_.\-]{0,20}(?i:key|token)"
+        rb"(?i:heroku)[A-Za-z0-9_.\-]{0,20}(?i:key|token)[A-Za-z0-9_.\-]{0,20}"
         + _ASSIGN
         + rb"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b",
+        checks.secret_name,
     ),
     Rule("hashicorp_vault_token", rb"\b(hv[sb]\.[A-Za-z0-9_\-]{24,200})(?:[^A-Za-z0-9_\-]|$)"),
     Rule("terraform_cloud_token", rb"\b([A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-=]{60,70})"),
