@@ -64,3 +64,33 @@ def test_a_legacy_heroku_key_named_with_a_suffix_is_redacted(name: str) -> None:
 def test_a_uuid_named_as_a_heroku_id_is_kept(name: str) -> None:
     text = f"{name}{HEROKU_LEGACY_KEY} "
     assert redact(text) == text
+
+
+SEED_WORDS = "aerobic able actor agree agent advice addict again admit acquire agree absurd"
+SAS_SIGNATURE = "zQcs2L5vn2KsTAnCggbn41WUqms0L10KOl5IQvq0KPc%3D"
+PAYPAL_SECRET = "EU89K1D5a0HECbLMQsNcCGctd76LCNUH1lS_2wLfKkaVE-tNMO66iv9b4-b8p6k_csDZVefZO9jDOmlp"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The query rule read ``<signature>!seed_phrase=`` as one value; the SAS rule's
+        # shorter span at the same start won, and the phrase after it was skipped.
+        (
+            f'https://a.blob.core.windows.net/r.csv?sig={SAS_SIGNATURE}!seed_phrase="{SEED_WORDS}"',
+            "https://a.blob.core.windows.net/r.csv?sig=[REDACTED:azure_sas_signature]"
+            '!seed_phrase="[REDACTED:crypto_seed_phrase]"',
+        ),
+        # The same with the generic rule's ``<secret>!PHPSESSID=<id>`` and PayPal's rule.
+        (
+            f"PAYPAL_CLIENT_SECRET={PAYPAL_SECRET}!PHPSESSID=xEEsAoCaA2QTqpOoast0vQj8VMtbYo9M",
+            "PAYPAL_CLIENT_SECRET=[REDACTED:paypal_client_secret]"
+            "!PHPSESSID=[REDACTED:generic_secret]",
+        ),
+    ],
+)
+def test_a_secret_in_the_tail_of_a_shorter_match_is_redacted_in_one_pass(
+    text: str, expected: str
+) -> None:
+    assert redact(text) == expected
+    assert redact(expected) == expected

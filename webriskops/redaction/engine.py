@@ -648,13 +648,32 @@ _GLUE_AFTER = _GLUE_BEFORE | frozenset(b"=")
 
 
 def _settled(data: bytes, spans: list[tuple[int, int, str, int]]) -> bool:
-    """Whether no span touches a token character on either side."""
+    """Whether no span touches a token character on either side, and none lost its tail.
+
+    Of spans starting at the same byte only the first rule's is kept (``_apply``). The
+    automaton that found a longer one went on from its end and skipped whatever starts
+    in the tail that is now kept (``&sig=<signature>!seed_phrase="…"`` read as one query
+    value), so another round must search there if a rule may match in it.
+    """
     length = len(data)
-    for start, end, _, _ in spans:
+    # Per start: the rule index and end of the span kept, and the longest end found.
+    kept: dict[int, tuple[int, int]] = {}
+    longest: dict[int, int] = {}
+    for start, end, _, index in spans:
         if start > 0 and data[start - 1] in _GLUE_BEFORE:
             return False
         if end < length and data[end] in _GLUE_AFTER:
             return False
+        if start not in kept or index < kept[start][0]:
+            kept[start] = (index, end)
+        if end > longest.get(start, end - 1):
+            longest[start] = end
+    for start, (_, end) in kept.items():
+        if longest[start] > end:
+            # Every match starts where a prefilter match does (``_relaxed``).
+            found = _PREFILTER.search(data, end, length)
+            if found is not None and found.start() < longest[start]:
+                return False
     return True
 
 
