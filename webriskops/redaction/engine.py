@@ -641,10 +641,12 @@ def _cookie_spans(data: bytes, start: int, end: int) -> list[tuple[int, int, str
 # Bytes that continue a token or an identifier on the left of a secret, and on its
 # right: a marker next to one of these can let a rule match (or its check accept, as
 # when ``…<secret>$apiKey = "…"`` walks back to a name) where it did not before.
-# (``/`` is left out: it ends URL paths, ``https://…/services/<secret>``, and no family
-# ends in one that a marker after it could complete.)
+# (``/`` is left out: it ends URL paths, ``https://…/services/<secret>``. It glues only
+# as the last of 40 base64 characters: an AWS secret key may end in ``/``, and its check
+# wants no base64 after it, which a marker in place of ``p8e-…`` no longer is.)
 _GLUE_BEFORE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+.~%$")
 _GLUE_AFTER = _GLUE_BEFORE | frozenset(b"=")
+_BASE64_KEY_BEFORE = re.compile(rb"[A-Za-z0-9+/]{39}/")
 
 
 def _settled(data: bytes, spans: list[tuple[int, int, str, int]]) -> bool:
@@ -663,6 +665,8 @@ def _settled(data: bytes, spans: list[tuple[int, int, str, int]]) -> bool:
         if start > 0 and data[start - 1] in _GLUE_BEFORE:
             return False
         if end < length and data[end] in _GLUE_AFTER:
+            return False
+        if data[start - 1 : start] == b"/" and _BASE64_KEY_BEFORE.match(data, start - 40, start):
             return False
         if start not in kept or index < kept[start][0]:
             kept[start] = (index, end)
