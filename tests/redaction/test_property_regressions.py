@@ -104,3 +104,15 @@ def test_an_aws_secret_key_ending_in_a_slash_before_a_token_is_redacted_in_one_p
     expected = "aws_sk: [REDACTED:aws_secret_access_key][REDACTED:adobe_client_secret]"
     assert redact(text) == expected
     assert redact(expected) == expected
+
+
+def test_a_secret_starting_at_the_byte_after_a_token_is_redacted_in_one_pass() -> None:
+    # The Telegram rule's match takes the byte after the token (it has no lookahead),
+    # and the scan went on after it: the ``<`` of ``<add key=…>`` was skipped.
+    text = (
+        "8021731533:AA1fH-ZM9TBrKrmGsNmjQ8mT3OA94HhblZa"
+        '<add key="DbPassword" value="WAcqG76*TB$rKrmG-sN" />'
+    )
+    expected = '[REDACTED:telegram_bot_token]<add key="DbPassword" value="[REDACTED:password]" />'
+    assert redact(text) == expected
+    assert redact(expected) == expected

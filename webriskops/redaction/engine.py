@@ -408,7 +408,7 @@ def _scan(
             found = search(data, position, window_end)
             if found is None:
                 break
-            match_start, match_end = found.span()
+            match_start = found.start()
             rule, start, end, index = which(found)
             if rule.kind == "cookie":
                 # The header's values are parsed once per line (a line of ``Cookie:``
@@ -433,7 +433,10 @@ def _scan(
             accepted = [] if example else _spans_of(rule, data, start, end, group.families)
             if accepted:
                 spans.extend((*span, index) for span in accepted)
-                position = max(match_end, accepted[-1][1])
+                # From the span's end, not the match's: a rule's match may take the byte
+                # after its value (``(?:[^A-Za-z0-9_\-]|$)``) or a closing quote, which
+                # stay in the text and may start the next secret (``…:AA…<add key=``).
+                position = accepted[-1][1]
                 # A token glued to the end of this one (``…xyzfigd_…``) fails its ``\b``
                 # now, but would match once this one is a marker: take it in this pass,
                 # or a chain of glued tokens would need a pass per token.
