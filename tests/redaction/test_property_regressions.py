@@ -40,6 +40,9 @@ def test_an_at_at_template_in_a_token_place_is_kept() -> None:
         (f"DJANGO_SECRET_KEY={DJANGO_KEY}(", f"DJANGO_SECRET_KEY={DJANGO}("),
         (f"(DJANGO_SECRET_KEY={DJANGO_KEY})", f"(DJANGO_SECRET_KEY={DJANGO})"),
         (f"x = django-insecure-{DJANGO_KEY})", f"x = {DJANGO})"),
+        # Nor is the text after that bracket (the key ran on to its last non-bracket).
+        (f" DJANGO_SECRET_KEY={DJANGO_KEY}(a", f" DJANGO_SECRET_KEY={DJANGO}(a"),
+        (f"x=(django-insecure-{DJANGO_KEY})aeiou", f"x=({DJANGO})aeiou"),
         # A key may end in a bracket of its own: the 50th character is the key's.
         (f"(DJANGO_SECRET_KEY={DJANGO_KEY[:-1]}))", f"(DJANGO_SECRET_KEY={DJANGO})"),
         (f"SECRET_KEY = 'django-insecure-{DJANGO_KEY[:-1]}('", f"SECRET_KEY = '{DJANGO}'"),

@@ -49,22 +49,20 @@ _VENDOR_SECRET_WORD = (
 # Django's key alphabet; ``&`` may come HTML-escaped.
 _DJANGO = rb"(?:[a-z0-9!@#$%^*(\-_=+)]|&(?:amp;)?)"
 # A key: Django generates 50 characters of that alphabet, which holds ``(`` and ``)``,
-# so a bracket right after them is the text's (``os.environ.get(...)``, ``(KEY=…)``):
-# past 50 the key runs on only up to its last character that is not a bracket. A
-# shorter key (40 at least) ends the same way. The count starts after the
-# ``django-insecure-`` prefix, where the key is named too.
-_DJANGO_END = rb"(?:[a-z0-9!@#$%^*\-_=+]|&(?:amp;)?)"
+# so a bracket right after them is the text's (``os.environ.get(...)``, ``(KEY=…)``),
+# and so is what follows it (``(KEY=…)a``): past 50 the key runs on only up to its
+# first bracket. A shorter key (40 at least) ends in a character that is not one. The
+# count starts after the ``django-insecure-`` prefix, where the key is named too.
+_DJANGO_NO_BRACKET = rb"(?:[a-z0-9!@#$%^*\-_=+]|&(?:amp;)?)"
 _DJANGO_KEY = (
     rb"(?:"
     + _DJANGO
-    + rb"{50}(?:"
-    + _DJANGO
-    + rb"*"
-    + _DJANGO_END
-    + rb")?|"
+    + rb"{50}"
+    + _DJANGO_NO_BRACKET
+    + rb"*|"
     + _DJANGO
     + rb"{39,48}"
-    + _DJANGO_END
+    + _DJANGO_NO_BRACKET
     + rb")"
 )
 # Names whose value is a secret when it looks like one (checks.assignment decides).
