@@ -119,3 +119,28 @@ def test_a_secret_starting_at_the_byte_after_a_token_is_redacted_in_one_pass() -
     expected = '[REDACTED:telegram_bot_token]<add key="DbPassword" value="[REDACTED:password]" />'
     assert redact(text) == expected
     assert redact(expected) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # ``…FjPwDa0…`` in the token read as a ``pwd`` name, and its value ran on over
+        # the host into the URL's marker.
+        (
+            "git clone https://J19nLmM6M5Pb1wWa6gQ6VjBB8FjPwDa0Un6JFlpQ:x-oauth-basic"
+            "@github.com/acme/app.git",
+            "git clone https://[REDACTED:url_password]@github.com/acme/app.git",
+        ),
+        # ``PASShttps:`` read as a name: its value ran over a webhook to ``example`` and
+        # was kept, and once the webhook was a marker the shorter value was redacted.
+        (
+            "PASShttps://hooks.slack.com/services/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"
+            " https://api.example.com/v1/export?format=csv",
+            "PASShttps://hooks.slack.com/services/[REDACTED:slack_webhook_url]"
+            " https://api.example.com/v1/export?format=csv",
+        ),
+    ],
+)
+def test_a_url_scheme_or_user_is_no_secret_name(text: str, expected: str) -> None:
+    assert redact(text) == expected
+    assert redact(expected) == expected

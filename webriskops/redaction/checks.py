@@ -303,6 +303,17 @@ def secret_name(text: bytes, start: int, end: int, kind: str) -> str | None:
     return None if _names_no_secret(_name_before(text, start)[1]) else kind
 
 
+def _in_url(text: bytes, name_start: int, start: int) -> bool:
+    """Whether a ``name:value`` is part of a URL: its scheme, or its ``user:password``.
+
+    A word in a random token (``…FjPwDa…`` reads ``pwd``) or glued before a scheme
+    (``PASShttps://``) is no name: the URL rules find what the URL holds, and a value run
+    on over the host would take it into the marker.
+    """
+    scheme = text[start - 1 : start] == b":" and text.startswith(b"//", start)
+    return scheme or text.endswith(b"://", 0, name_start)
+
+
 def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
     """A value assigned to a secret-like name: passwords always, other names when random."""
     # Every walk back is bounded, so a line of thousands of candidates stays linear.
@@ -313,6 +324,7 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
         or is_example_token(value)
         or _names_no_secret(name)
         or _PUBLIC_LOCATION.match(value)
+        or _in_url(text, name_start, start)
     ):
         return None
     spaced = b" " in value or b"\t" in value
