@@ -144,3 +144,15 @@ def test_a_secret_starting_at_the_byte_after_a_token_is_redacted_in_one_pass() -
 def test_a_url_scheme_or_user_is_no_secret_name(text: str, expected: str) -> None:
     assert redact(text) == expected
     assert redact(expected) == expected
+
+
+def test_a_value_kept_by_its_name_is_judged_as_the_markers_inside_it_cut_it() -> None:
+    # The value ran over the webhook to ``example`` and was kept; once the webhook was a
+    # marker, the value ended at it and was a password.
+    text = (
+        "PASS=0https://hooks.slack.com/services/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"
+        "https://api.example.com/v1/export?format=csv"
+    )
+    once = redact(text)
+    assert once.startswith("PASS=[REDACTED:password][REDACTED:slack_webhook_url]")
+    assert redact(once) == once

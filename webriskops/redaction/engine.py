@@ -19,6 +19,7 @@ parameters, and per-header rules.
 
 from __future__ import annotations
 
+import bisect
 import html
 import json
 import re
@@ -379,11 +380,13 @@ class Redactor:
                 data = _apply(data, spans)
                 spans = []
         windows = _windows(data)
+        kept: list[tuple[int, int]] = []
         for group in _GROUPS if windows else ():
-            _scan(group, data, spans, windows)
+            _scan(group, data, spans, windows, kept)
         if not spans:
             return data, settled
-        return _apply(data, spans), settled and _settled(data, spans)
+        settled = settled and _settled(data, spans) and not _cut_by_markers(kept, spans)
+        return _apply(data, spans), settled
 
 
 def _scan(
@@ -391,6 +394,7 @@ def _scan(
     data: bytes,
     spans: list[tuple[int, int, str, int]],
     windows: Iterable[tuple[int, int]] | None = None,
+    kept: list[tuple[int, int]] | None = None,
 ) -> None:
     """Add the spans of every secret ``group`` finds in ``data``.
 
@@ -398,6 +402,7 @@ def _scan(
     so a secret is never cut short by a match of another group starting inside it.
     Only ``windows`` are searched (``_windows``: every match lies in one); the whole
     text when none are given. A scan that went past a window's end goes on from there.
+    Values a check kept by their name are added to ``kept`` when it is given.
     """
     search, which, length = group.search, group.which, len(data)
     position = 0
@@ -455,6 +460,8 @@ def _scan(
                 # ``token=token=…`` once per repeat. Families starting inside it are
                 # found by their own groups.
                 position = max(end, match_start + 1)
+                if kept is not None and rule.kind in _JUDGED_BY_NAME:
+                    kept.append((start, end))
             else:
                 # Rejected: another family of this group may still match from the next
                 # byte on (``aws…secret=`` that is not an AWS key can be a generic one).
@@ -682,6 +689,24 @@ def _settled(data: bytes, spans: list[tuple[int, int, str, int]]) -> bool:
             if found is not None and found.start() < longest[start]:
                 return False
     return True
+
+
+def _cut_by_markers(kept: list[tuple[int, int]], spans: list[tuple[int, int, str, int]]) -> bool:
+    """Whether a span starts inside a value a check kept by its name.
+
+    The marker will cut that value short (no value runs over ``[``), and the shorter value
+    may be judged otherwise (``PASS=0https://hooks…<webhook>https://api.example.com``
+    is kept for its ``example``, ``PASS=0https://hooks…/`` is a password): another round
+    must judge it as it will read.
+    """
+    if not kept:
+        return False
+    starts = sorted(span[0] for span in spans)
+    for start, end in kept:
+        at = bisect.bisect_right(starts, start)
+        if at < len(starts) and starts[at] < end:
+            return True
+    return False
 
 
 def _apply(data: bytes, spans: list[tuple[int, int, str, int]]) -> bytes:
