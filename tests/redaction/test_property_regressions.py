@@ -156,3 +156,18 @@ def test_a_value_kept_by_its_name_is_judged_as_the_markers_inside_it_cut_it() ->
     once = redact(text)
     assert once.startswith("PASS=[REDACTED:password][REDACTED:slack_webhook_url]")
     assert redact(once) == once
+
+
+def test_a_value_kept_by_its_name_is_judged_again_when_a_marker_takes_the_name() -> None:
+    # The webhook ran on over ``SUMOACCESS_ID``: that name kept ``SID=…`` as no vendor
+    # secret, and without it ``SID=…`` was a session id.
+    text = (
+        "https://hooks.slack.com/services/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"
+        "SUMOACCESS_ID:SID=00011234567A"
+    )
+    expected = (
+        "https://hooks.slack.com/services/[REDACTED:slack_webhook_url]"
+        ":SID=[REDACTED:generic_secret]"
+    )
+    assert redact(text) == expected
+    assert redact(expected) == expected

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import html
+import itertools
 import json
 import re
 import urllib.parse
@@ -380,7 +381,7 @@ class Redactor:
                 data = _apply(data, spans)
                 spans = []
         windows = _windows(data)
-        kept: list[tuple[int, int]] = []
+        kept: list[tuple[int, int, int]] = []
         for group in _GROUPS if windows else ():
             _scan(group, data, spans, windows, kept)
         if not spans:
@@ -394,7 +395,7 @@ def _scan(
     data: bytes,
     spans: list[tuple[int, int, str, int]],
     windows: Iterable[tuple[int, int]] | None = None,
-    kept: list[tuple[int, int]] | None = None,
+    kept: list[tuple[int, int, int]] | None = None,
 ) -> None:
     """Add the spans of every secret ``group`` finds in ``data``.
 
@@ -402,7 +403,8 @@ def _scan(
     so a secret is never cut short by a match of another group starting inside it.
     Only ``windows`` are searched (``_windows``: every match lies in one); the whole
     text when none are given. A scan that went past a window's end goes on from there.
-    Values a check kept by their name are added to ``kept`` when it is given.
+    Values a check kept by their name are added to ``kept`` when it is given, as the
+    starts of their match and value and the value's end.
     """
     search, which, length = group.search, group.which, len(data)
     position = 0
@@ -461,7 +463,7 @@ def _scan(
                 # found by their own groups.
                 position = max(end, match_start + 1)
                 if kept is not None and rule.kind in _JUDGED_BY_NAME:
-                    kept.append((start, end))
+                    kept.append((match_start, start, end))
             else:
                 # Rejected: another family of this group may still match from the next
                 # byte on (``aws…secret=`` that is not an AWS key can be a generic one).
@@ -691,20 +693,29 @@ def _settled(data: bytes, spans: list[tuple[int, int, str, int]]) -> bool:
     return True
 
 
-def _cut_by_markers(kept: list[tuple[int, int]], spans: list[tuple[int, int, str, int]]) -> bool:
-    """Whether a span starts inside a value a check kept by its name.
+def _cut_by_markers(
+    kept: list[tuple[int, int, int]], spans: list[tuple[int, int, str, int]]
+) -> bool:
+    """Whether a span takes the name of a value a check kept by it, or starts inside it.
 
-    The marker will cut that value short (no value runs over ``[``), and the shorter value
-    may be judged otherwise (``PASS=0https://hooks…<webhook>https://api.example.com``
-    is kept for its ``example``, ``PASS=0https://hooks…/`` is a password): another round
-    must judge it as it will read.
+    The marker will take the name or cut the value short (no value runs over ``[``), and
+    what is left may be judged otherwise (``PASS=0https://hooks…<webhook>https://
+    api.example.com`` is kept for its ``example``, ``PASS=0https://hooks…/`` is a
+    password): another round must judge it as it will read. A span from the value's
+    start replaces the value whole.
     """
     if not kept:
         return False
-    starts = sorted(span[0] for span in spans)
-    for start, end in kept:
-        at = bisect.bisect_right(starts, start)
-        if at < len(starts) and starts[at] < end:
+    ordered = sorted(spans)
+    starts = [span[0] for span in ordered]
+    # The furthest end of the spans up to each one in start order.
+    reach = list(itertools.accumulate((span[1] for span in ordered), max))
+    for match_start, start, end in kept:
+        before_value = bisect.bisect_left(starts, start)
+        if before_value and reach[before_value - 1] > match_start:
+            return True  # the name, or a span over the value's start
+        inside = bisect.bisect_right(starts, start)
+        if inside < len(starts) and starts[inside] < end:
             return True
     return False
 
