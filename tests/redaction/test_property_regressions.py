@@ -171,3 +171,9 @@ def test_a_value_kept_by_its_name_is_judged_again_when_a_marker_takes_the_name()
     )
     assert redact(text) == expected
     assert redact(expected) == expected
+
+
+def test_a_quoted_password_that_reads_as_a_dotted_name_is_redacted() -> None:
+    # ``OLifs99_eCx9.ZU`` parses as ``name.name``: taken for code, it was kept.
+    assert redact("admin_pwd = 'OLifs99_eCx9.ZU'") == "admin_pwd = '[REDACTED:password]'"
+    assert redact("password:e.target.value") == "password:e.target.value"

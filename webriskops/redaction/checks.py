@@ -343,10 +343,12 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
             # Only quoted values hold spaces: a passphrase, unless it reads as a message.
             return "password" if _passphrase(value) else None
         quoted = text[start - 1 : start] in (b'"', b"'", b"`")
+        # A quoted value is a string, not code: ``'OLifs99_eCx9.ZU'`` is a password,
+        # while ``password:e.target.value`` in a minified bundle is an expression.
         if (
             len(value) >= 6
             and (quoted or _classes(value) >= 2)
-            and not _DOTTED_IDENTIFIER.match(value)
+            and (quoted or not _DOTTED_IDENTIFIER.match(value))
         ):
             return "password"
         return None
