@@ -290,6 +290,30 @@ def query_value(text: bytes, start: int, end: int, kind: str) -> str | None:
 _ENTITY = re.compile(rb"&[A-Za-z#0-9]{1,8};")
 
 
+def _names_no_secret(name: bytes) -> bool:
+    """A name of a hash, an id or a setting (``token_hash``, ``sessionTimeout``)."""
+    return bool(
+        (_HARMLESS_NAME.search(name) or _HARMLESS_CAMEL.search(name))
+        and not _SESSION_NAME.search(name)
+    )
+
+
+def secret_name(text: bytes, start: int, end: int, kind: str) -> str | None:
+    """A value of a secret's shape, unless its name says it is an id or a setting."""
+    return None if _names_no_secret(_name_before(text, start)[1]) else kind
+
+
+def _in_url(text: bytes, name_start: int, start: int) -> bool:
+    """Whether a ``name:value`` is part of a URL: its scheme, or its ``user:password``.
+
+    A word in a random token (``…FjPwDa…`` reads ``pwd``) or glued before a scheme
+    (``PASShttps://``) is no name: the URL rules find what the URL holds, and a value run
+    on over the host would take it into the marker.
+    """
+    scheme = text[start - 1 : start] == b":" and text.startswith(b"//", start)
+    return scheme or text.endswith(b"://", 0, name_start)
+
+
 def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
     """A value assigned to a secret-like name: passwords always, other names when random."""
     # Every walk back is bounded, so a line of thousands of candidates stays linear.
@@ -298,9 +322,9 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
     if (
         _PLACEHOLDER.match(value)
         or is_example_token(value)
-        or (_HARMLESS_NAME.search(name) or _HARMLESS_CAMEL.search(name))
-        and not _SESSION_NAME.search(name)
+        or _names_no_secret(name)
         or _PUBLIC_LOCATION.match(value)
+        or _in_url(text, name_start, start)
     ):
         return None
     spaced = b" " in value or b"\t" in value
@@ -319,10 +343,12 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
             # Only quoted values hold spaces: a passphrase, unless it reads as a message.
             return "password" if _passphrase(value) else None
         quoted = text[start - 1 : start] in (b'"', b"'", b"`")
+        # A quoted value is a string, not code: ``'OLifs99_eCx9.ZU'`` is a password,
+        # while ``password:e.target.value`` in a minified bundle is an expression.
         if (
             len(value) >= 6
             and (quoted or _classes(value) >= 2)
-            and not _DOTTED_IDENTIFIER.match(value)
+            and (quoted or not _DOTTED_IDENTIFIER.match(value))
         ):
             return "password"
         return None
@@ -345,7 +371,12 @@ _EXAMPLE_WORDS = (
     b"dummy",
     b"redacted",
 )
-_EXAMPLE_SHAPE = re.compile(rb"[_\-]here\b|[x*#]{8}|0{12}|\$\{|@@|\{\{|<[a-z_]")
+# A template names a variable: ``@@DB_PASSWORD@@``. Bare ``@@`` is no template: Django's
+# key alphabet has ``@``, and about one generated key in 50 holds ``@@``; its lower-case
+# alphabet never spells an upper-case name.
+_EXAMPLE_SHAPE = re.compile(
+    rb"(?i:[_\-]here\b|[x*#]{8}|<[a-z_])|0{12}|\$\{|\{\{|@@[A-Z_][A-Z0-9_]*@@"
+)
 
 
 def is_example_token(value: bytes) -> bool:
@@ -366,7 +397,7 @@ def is_example_token(value: bytes) -> bool:
         and lower.count(b"x") + lower.count(b"*") + lower.count(b"#") < 8
     ):
         return False
-    return _EXAMPLE_SHAPE.search(lower) is not None
+    return _EXAMPLE_SHAPE.search(value) is not None
 
 
 _TYPE_WORDS = frozenset(

@@ -19,7 +19,9 @@ parameters, and per-header rules.
 
 from __future__ import annotations
 
+import bisect
 import html
+import itertools
 import json
 import re
 import urllib.parse
@@ -379,11 +381,13 @@ class Redactor:
                 data = _apply(data, spans)
                 spans = []
         windows = _windows(data)
+        kept: list[tuple[int, int, int]] = []
         for group in _GROUPS if windows else ():
-            _scan(group, data, spans, windows)
+            _scan(group, data, spans, windows, kept)
         if not spans:
             return data, settled
-        return _apply(data, spans), settled and _settled(data, spans)
+        settled = settled and _settled(data, spans) and not _cut_by_markers(kept, spans)
+        return _apply(data, spans), settled
 
 
 def _scan(
@@ -391,6 +395,7 @@ def _scan(
     data: bytes,
     spans: list[tuple[int, int, str, int]],
     windows: Iterable[tuple[int, int]] | None = None,
+    kept: list[tuple[int, int, int]] | None = None,
 ) -> None:
     """Add the spans of every secret ``group`` finds in ``data``.
 
@@ -398,6 +403,8 @@ def _scan(
     so a secret is never cut short by a match of another group starting inside it.
     Only ``windows`` are searched (``_windows``: every match lies in one); the whole
     text when none are given. A scan that went past a window's end goes on from there.
+    Values a check kept by their name are added to ``kept`` when it is given, as the
+    starts of their match and value and the value's end.
     """
     search, which, length = group.search, group.which, len(data)
     position = 0
@@ -408,7 +415,7 @@ def _scan(
             found = search(data, position, window_end)
             if found is None:
                 break
-            match_start, match_end = found.span()
+            match_start = found.start()
             rule, start, end, index = which(found)
             if rule.kind == "cookie":
                 # The header's values are parsed once per line (a line of ``Cookie:``
@@ -433,7 +440,10 @@ def _scan(
             accepted = [] if example else _spans_of(rule, data, start, end, group.families)
             if accepted:
                 spans.extend((*span, index) for span in accepted)
-                position = max(match_end, accepted[-1][1])
+                # From the span's end, not the match's: a rule's match may take the byte
+                # after its value (``(?:[^A-Za-z0-9_\-]|$)``) or a closing quote, which
+                # stay in the text and may start the next secret (``…:AA…<add key=``).
+                position = accepted[-1][1]
                 # A token glued to the end of this one (``…xyzfigd_…``) fails its ``\b``
                 # now, but would match once this one is a marker: take it in this pass,
                 # or a chain of glued tokens would need a pass per token.
@@ -452,6 +462,8 @@ def _scan(
                 # ``token=token=…`` once per repeat. Families starting inside it are
                 # found by their own groups.
                 position = max(end, match_start + 1)
+                if kept is not None and rule.kind in _JUDGED_BY_NAME:
+                    kept.append((match_start, start, end))
             else:
                 # Rejected: another family of this group may still match from the next
                 # byte on (``aws…secret=`` that is not an AWS key can be a generic one).
@@ -641,21 +653,71 @@ def _cookie_spans(data: bytes, start: int, end: int) -> list[tuple[int, int, str
 # Bytes that continue a token or an identifier on the left of a secret, and on its
 # right: a marker next to one of these can let a rule match (or its check accept, as
 # when ``…<secret>$apiKey = "…"`` walks back to a name) where it did not before.
-# (``/`` is left out: it ends URL paths, ``https://…/services/<secret>``, and no family
-# ends in one that a marker after it could complete.)
+# (``/`` is left out: it ends URL paths, ``https://…/services/<secret>``. It glues only
+# as the last of 40 base64 characters: an AWS secret key may end in ``/``, and its check
+# wants no base64 after it, which a marker in place of ``p8e-…`` no longer is.)
 _GLUE_BEFORE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+.~%$")
 _GLUE_AFTER = _GLUE_BEFORE | frozenset(b"=")
+_BASE64_KEY_BEFORE = re.compile(rb"[A-Za-z0-9+/]{39}/")
 
 
 def _settled(data: bytes, spans: list[tuple[int, int, str, int]]) -> bool:
-    """Whether no span touches a token character on either side."""
+    """Whether no span touches a token character on either side, and none lost its tail.
+
+    Of spans starting at the same byte only the first rule's is kept (``_apply``). The
+    automaton that found a longer one went on from its end and skipped whatever starts
+    in the tail that is now kept (``&sig=<signature>!seed_phrase="…"`` read as one query
+    value), so another round must search there if a rule may match in it.
+    """
     length = len(data)
-    for start, end, _, _ in spans:
+    # Per start: the rule index and end of the span kept, and the longest end found.
+    kept: dict[int, tuple[int, int]] = {}
+    longest: dict[int, int] = {}
+    for start, end, _, index in spans:
         if start > 0 and data[start - 1] in _GLUE_BEFORE:
             return False
         if end < length and data[end] in _GLUE_AFTER:
             return False
+        if data[start - 1 : start] == b"/" and _BASE64_KEY_BEFORE.match(data, start - 40, start):
+            return False
+        if start not in kept or index < kept[start][0]:
+            kept[start] = (index, end)
+        if end > longest.get(start, end - 1):
+            longest[start] = end
+    for start, (_, end) in kept.items():
+        if longest[start] > end:
+            # Every match starts where a prefilter match does (``_relaxed``).
+            found = _PREFILTER.search(data, end, length)
+            if found is not None and found.start() < longest[start]:
+                return False
     return True
+
+
+def _cut_by_markers(
+    kept: list[tuple[int, int, int]], spans: list[tuple[int, int, str, int]]
+) -> bool:
+    """Whether a span takes the name of a value a check kept by it, or starts inside it.
+
+    The marker will take the name or cut the value short (no value runs over ``[``), and
+    what is left may be judged otherwise (``PASS=0https://hooks…<webhook>https://
+    api.example.com`` is kept for its ``example``, ``PASS=0https://hooks…/`` is a
+    password): another round must judge it as it will read. A span from the value's
+    start replaces the value whole.
+    """
+    if not kept:
+        return False
+    ordered = sorted(spans)
+    starts = [span[0] for span in ordered]
+    # The furthest end of the spans up to each one in start order.
+    reach = list(itertools.accumulate((span[1] for span in ordered), max))
+    for match_start, start, end in kept:
+        before_value = bisect.bisect_left(starts, start)
+        if before_value and reach[before_value - 1] > match_start:
+            return True  # the name, or a span over the value's start
+        inside = bisect.bisect_right(starts, start)
+        if inside < len(starts) and starts[inside] < end:
+            return True
+    return False
 
 
 def _apply(data: bytes, spans: list[tuple[int, int, str, int]]) -> bytes:

@@ -48,6 +48,23 @@ _VENDOR_SECRET_WORD = (
 )
 # Django's key alphabet; ``&`` may come HTML-escaped.
 _DJANGO = rb"(?:[a-z0-9!@#$%^*(\-_=+)]|&(?:amp;)?)"
+# A key: Django generates 50 characters of that alphabet, which holds ``(`` and ``)``,
+# so a bracket right after them is the text's (``os.environ.get(...)``, ``(KEY=…)``),
+# and so is what follows it (``(KEY=…)a``): past 50 the key runs on only up to its
+# first bracket. A shorter key (40 at least) ends in a character that is not one. The
+# count starts after the ``django-insecure-`` prefix, where the key is named too.
+_DJANGO_NO_BRACKET = rb"(?:[a-z0-9!@#$%^*\-_=+]|&(?:amp;)?)"
+_DJANGO_KEY = (
+    rb"(?:"
+    + _DJANGO
+    + rb"{50}"
+    + _DJANGO_NO_BRACKET
+    + rb"*|"
+    + _DJANGO
+    + rb"{39,48}"
+    + _DJANGO_NO_BRACKET
+    + rb")"
+)
 # Names whose value is a secret when it looks like one (checks.assignment decides).
 _SECRET_NAME = (
     rb"(?i:pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|"
@@ -100,11 +117,13 @@ RULES: tuple[Rule, ...] = (
     Rule("digitalocean_token", rb"\b(do[opr]_v1_[a-f0-9]{64})\b"),
     Rule("heroku_api_key", rb"\b(HRKU-[A-Za-z0-9_\-]{60})(?:[^A-Za-z0-9_\-]|$)"),
     Rule(
-        # The legacy key is a UUID, a secret only by the name it is assigned to.
+        # The legacy key is a UUID, a secret only by the name it is assigned to; the
+        # name may go on after its key word (``HEROKU_API_KEY_PROD``, ``heroku_token_ci``).
         "heroku_api_key",
-        rb"(?i:heroku)[A-Za-z0-9_.\-]{0,20}(?i:key|token)"
+        rb"(?i:heroku)[A-Za-z0-9_.\-]{0,20}(?i:key|token)[A-Za-z0-9_.\-]{0,20}"
         + _ASSIGN
         + rb"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b",
+        checks.secret_name,
     ),
     Rule("hashicorp_vault_token", rb"\b(hv[sb]\.[A-Za-z0-9_\-]{24,200})(?:[^A-Za-z0-9_\-]|$)"),
     Rule("terraform_cloud_token", rb"\b([A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-=]{60,70})"),
@@ -264,11 +283,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "django_secret_key",
-        rb"\b(django-insecure-" + _DJANGO + rb"{40,})",
+        rb"\b(django-insecure-" + _DJANGO_KEY + rb")",
     ),
     Rule(
         "django_secret_key",
-        rb"(?i:django[_.\-]?)?SECRET_KEY" + _ASSIGN + rb"(" + _DJANGO + rb"{40,})",
+        rb"(?i:django[_.\-]?)?SECRET_KEY"
+        + _ASSIGN
+        + rb"((?:django-insecure-)?"
+        + _DJANGO_KEY
+        + rb")",
         checks.named_value,
     ),
     Rule(
