@@ -1,12 +1,13 @@
 """The scan: a few RE2 automata over the text, then checks on candidates.
 
-The rule patterns are joined, 20 at a time, into alternations compiled once with
+The rule patterns are joined, 10 at a time, into alternations compiled once with
 RE2, whose automata run in time linear in the text whatever the patterns are, so no
 input can make redaction super-linear (one alternation of every rule made RE2 build
 DFA states for seconds on each new megabyte of secret-dense text). The text is scanned
 as UTF-8 bytes: offsets are native and no character counting is needed. A prefilter
 automaton (every rule with its counted runs cut down) finds the windows where a rule
-may match, and the automata search only those. Candidates go
+may match, and the automata search only those, for spans alone: the rule that
+matched is then told by the rules' own patterns (``pick``). Candidates go
 through their rule's check; accepted spans from every automaton are joined and replaced
 by ``[REDACTED:<kind>]``, and the text around them is kept. A token glued to the end
 of a redacted one is taken in the same pass; when a marker touches a token character
@@ -30,7 +31,7 @@ from typing import Any
 
 import re2
 
-from webriskops.redaction import checks
+from webriskops.redaction import checks, pick
 from webriskops.redaction.rules import OPERATOR, RULES, Rule
 
 _PEM_END = re.compile(rb"-----END[ A-Z0-9]{0,24}PRIVATE KEY(?: BLOCK)?-----")
@@ -87,10 +88,10 @@ _MAX_ROUNDS = 4
 # Rules per automaton. One automaton for every rule multiplies the states of rules
 # active at once (a value being counted by one rule while another counts a name): on
 # dense text RE2 then spends seconds building DFA states for each new megabyte. Each
-# automaton costs about 1.5 ms per MB of secret-free text whatever its size, so fewer
-# is faster there; 20 keeps the first pass over a new dense megabyte near 0.7 s (25
-# took it to 1.1 s on a busy machine; figures in docs/redaction.md).
-_GROUP_SIZE = 20
+# automaton costs about 2 ms per MB of text it reads, a little more the bigger it is.
+# 10 takes the first pass over a new dense megabyte from 1.1-1.3 s (20 rules) to about
+# 0.65 s, and warm dense text is as fast (figures in docs/redaction.md).
+_GROUP_SIZE = 10
 # Bytes that make ``\b`` fail between two glued tokens.
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 # The longest token looked for right after another one; slicing this much per glued
@@ -124,6 +125,11 @@ _SPAN_OPTIONS.max_mem = 64 << 20
 _SPAN_OPTIONS.never_capture = True
 
 
+# How far past a match the rules' own patterns may look when telling which one it was
+# (a rule's match ends with at most one byte of context, ``(?:[^A-Za-z0-9]|$)``; the
+# rest only keeps a ``\b`` or ``$`` at the match's end reading the real next byte).
+_PICK_CONTEXT = 64
+
 # Rules whose values are judged by the name they are assigned to.
 _JUDGED_BY_NAME = frozenset({"generic_secret", "vendor_secret"})
 
@@ -136,9 +142,10 @@ def marker(kind: str) -> bytes:
 class _Group:
     """A few consecutive rules joined into one RE2 alternation.
 
-    Only google-re2's public API is used: ``search``/``match`` with ``pos`` and
+    Only google-re2's public API is used: ``finditer``/``match`` with ``pos`` and
     ``endpos`` keep the whole text as context, so ``\\b`` before ``pos`` is judged on the
-    real neighbouring byte, and ``span(n)`` tells which alternative matched.
+    real neighbouring byte. The scan searches ``spans`` (no groups: DFAs only) and asks
+    ``pick`` which rule it was; ``regex`` has the groups, for anchored matches.
     """
 
     def __init__(self, rules: list[tuple[int, Rule]]) -> None:
@@ -154,11 +161,39 @@ class _Group:
             self.outer[group] = (rule, group + 1 if inner else None, index)
             parts.append(b"(" + rule.pattern + b")")
             group += inner
-        self.regex = re2.compile(b"|".join(parts), _OPTIONS)
+        joined = b"|".join(parts)
+        self.regex = re2.compile(joined, _OPTIONS)
         # The families of this automaton, for values its kinds named by place find.
         self.families: _Group | None = None
-        self.search = self.regex.search
+        self.spans = re2.compile(joined, _SPAN_OPTIONS)
         self.match = self.regex.match
+        # Per first byte: the rules a match starting with it may be, in their order,
+        # each as its own Python pattern and the number of its value group (0: none).
+        by_byte: dict[int, list[tuple[re.Pattern[bytes], Rule, int, int]]] = {}
+        for index, rule in rules:
+            python = pick.python_pattern(rule.pattern)
+            compiled = re.compile(python)
+            candidate = (compiled, rule, compiled.groups, index)
+            for byte in pick.first_bytes(python):
+                by_byte.setdefault(byte, []).append(candidate)
+        self.by_byte = {byte: tuple(found) for byte, found in by_byte.items()}
+
+    def pick(self, data: bytes, match_start: int, match_end: int) -> tuple[Rule, int, int, int]:
+        """``which`` for a span the automaton found: the rule, its value's span, its index.
+
+        The first rule that can start with the span's first byte and matches there is
+        the alternative RE2 chose; it must end where RE2's match did, or RE2 is asked.
+        """
+        limit = min(len(data), match_end + _PICK_CONTEXT)
+        for compiled, rule, value_group, index in self.by_byte.get(data[match_start], ()):
+            found = compiled.match(data, match_start, limit)
+            if found is None:
+                continue
+            if found.end() == match_end:
+                start, end = found.span(value_group)
+                return rule, start, end, index
+            break
+        return self.which(self.regex.match(data, match_start))
 
     def which(self, found: Any) -> tuple[Rule, int, int, int]:
         """The rule that matched, the span it redacts, and the rule's place in ``RULES``."""
@@ -406,17 +441,23 @@ def _scan(
     Values a check kept by their name are added to ``kept`` when it is given, as the
     starts of their match and value and the value's end.
     """
-    search, which, length = group.search, group.which, len(data)
+    finditer, pick, length = group.spans.finditer, group.pick, len(data)
     position = 0
     cookies_until = secrets_until = 0
     for window_start, window_end in ((0, length),) if windows is None else windows:
         position = max(position, window_start)
+        # One iterator runs on while the scan goes on from the end of its last match
+        # (most of the time): google-re2 costs a few µs per call to ``search``.
+        resume = -1
         while position <= window_end:
-            found = search(data, position, window_end)
+            if position != resume:
+                matches = finditer(data, position, window_end)
+            found = next(matches, None)
             if found is None:
                 break
-            match_start = found.start()
-            rule, start, end, index = which(found)
+            match_start, match_end = found.span()
+            resume = match_end if match_end > match_start else -1
+            rule, start, end, index = pick(data, match_start, match_end)
             if rule.kind == "cookie":
                 # The header's values are parsed once per line (a line of ``Cookie:``
                 # repeats must not be parsed once per repeat); scanning goes on from the

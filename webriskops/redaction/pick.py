@@ -1,0 +1,157 @@
+"""Which rule of an automaton matched, without asking RE2 for its groups.
+
+An automaton's alternation finds a match's span with its DFAs alone when it captures
+nothing; with groups, RE2 runs its submatch engine over every span, which on
+secret-dense text was more than half the time of redaction. So the automata search for
+spans, and the rule is told afterwards: of the rules that can start with the span's
+first byte, in their order, the first whose own pattern matches there is the one the
+alternation chose (leftmost-first), and its pattern's group is the value.
+
+The rules' own patterns run with Python's ``re`` on a span RE2 has already bounded:
+for one rule on a short span it costs a tenth of a call into RE2. The two engines differ
+in two places the patterns use, so the copies are written to read as RE2 does: ``\\s``
+holds no vertical tab and ``$`` is the end of the text only. The caller still checks
+that the chosen rule ends where the automaton's match did, and asks RE2 otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The standard library's regex parser is the one way to read a pattern's structure; it
+# is private (``sre_parse`` until Python 3.11), so without it every byte may start
+# every rule: picking is then slower, never wrong. tests/redaction/test_rule_choice.py
+# checks the sets it gives on every rule.
+try:
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+except ImportError:  # pragma: no cover - a Python that moved its parser again
+    sre_constants = sre_parse = None
+
+_ALL = frozenset(range(256))
+_WHITE = rb"\t\n\f\r "
+
+
+def python_pattern(pattern: bytes) -> bytes:
+    """``pattern`` (RE2 syntax) with ``\\s`` and ``$`` spelled as RE2 reads them."""
+    out = bytearray()
+    in_class = False
+    class_first = at = 0
+    multiline = b"(?m" in pattern  # ``$`` inside ``(?m:…)`` is a line end in both
+    while at < len(pattern):
+        byte = pattern[at : at + 1]
+        if byte == b"\\":
+            escape = pattern[at : at + 2]
+            if escape == b"\\s":
+                out += _WHITE if in_class else b"[" + _WHITE + b"]"
+            else:
+                out += escape
+            at += 2
+            continue
+        if in_class:
+            # ``]`` first in a class (``[]…]``, ``[^]…]``) is a member, not its end.
+            if byte == b"]" and at > class_first:
+                in_class = False
+        elif byte == b"[":
+            in_class = True
+            class_first = at + (2 if pattern[at + 1 : at + 2] == b"^" else 1)
+        elif byte == b"$" and not multiline:
+            out += rb"\Z"
+            at += 1
+            continue
+        out += byte
+        at += 1
+    return bytes(out)
+
+
+def first_bytes(pattern: bytes) -> frozenset[int]:
+    """Every byte a match of ``pattern`` may start with (more is safe, fewer is not)."""
+    if sre_parse is None:  # pragma: no cover
+        return _ALL
+    parsed = sre_parse.parse(pattern)
+    first, _ = _sequence(list(parsed), bool(parsed.state.flags & re.IGNORECASE))
+    return frozenset(first)
+
+
+def _sequence(items: list, ignore_case: bool) -> tuple[set[int], bool]:
+    """The first bytes of a sequence of items, and whether it can match empty."""
+    first: set[int] = set()
+    for op, argument in items:
+        item_first, nullable = _item(op, argument, ignore_case)
+        first |= item_first
+        if not nullable:
+            return first, False
+    return first, True
+
+
+def _item(op, argument, ignore_case: bool) -> tuple[set[int], bool]:  # noqa: PLR0911
+    constants = sre_constants
+    if op is constants.LITERAL:
+        return _cased({argument}, ignore_case), False
+    if op is constants.NOT_LITERAL:
+        return set(_ALL - _cased({argument}, ignore_case)), False
+    if op is constants.ANY:
+        return set(_ALL - {ord("\n")}), False
+    if op is constants.IN:
+        return _class(argument, ignore_case), False
+    if op is constants.AT:
+        return set(), True  # an assertion takes no byte
+    if op is constants.BRANCH:
+        first: set[int] = set()
+        nullable = False
+        for branch in argument[1]:
+            branch_first, branch_nullable = _sequence(list(branch), ignore_case)
+            first |= branch_first
+            nullable = nullable or branch_nullable
+        return first, nullable
+    if op is constants.SUBPATTERN:
+        _, add_flags, del_flags, body = argument
+        cased = (ignore_case or bool(add_flags & re.IGNORECASE)) and not (del_flags & re.IGNORECASE)
+        return _sequence(list(body), cased)
+    if op in (constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT):
+        low, _, body = argument
+        body_first, body_nullable = _sequence(list(body), ignore_case)
+        return body_first, body_nullable or low == 0
+    # Anything else (lookarounds, back references): say every byte, which is safe.
+    return set(_ALL), True
+
+
+def _class(members: list, ignore_case: bool) -> set[int]:
+    constants = sre_constants
+    chosen: set[int] = set()
+    negate = False
+    for op, argument in members:
+        if op is constants.NEGATE:
+            negate = True
+        elif op is constants.LITERAL:
+            chosen.add(argument)
+        elif op is constants.RANGE:
+            chosen.update(range(argument[0], argument[1] + 1))
+        elif op is constants.CATEGORY:
+            chosen |= _category(argument)
+        else:
+            return set(_ALL)
+    chosen = _cased(chosen, ignore_case)
+    return set(_ALL - chosen) if negate else chosen
+
+
+def _category(category) -> set[int]:
+    constants = sre_constants
+    digits = set(range(ord("0"), ord("9") + 1))
+    word = digits | set(range(65, 91)) | set(range(97, 123)) | {ord("_")}
+    space = set(b" \t\n\r\f\v")
+    table = {
+        constants.CATEGORY_DIGIT: digits,
+        constants.CATEGORY_NOT_DIGIT: _ALL - digits,
+        constants.CATEGORY_WORD: word,
+        constants.CATEGORY_NOT_WORD: _ALL - word,
+        constants.CATEGORY_SPACE: space,
+        constants.CATEGORY_NOT_SPACE: _ALL - space,
+    }
+    return set(table.get(category, _ALL))
+
+
+def _cased(codes: set[int], ignore_case: bool) -> set[int]:
+    if not ignore_case:
+        return set(codes)
+    return codes | {code ^ 0x20 for code in codes if chr(code).isascii() and chr(code).isalpha()}
