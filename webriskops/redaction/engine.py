@@ -165,6 +165,7 @@ class _Group:
         self.regex = re2.compile(joined, _OPTIONS)
         # The families of this automaton, for values its kinds named by place find.
         self.families: _Group | None = None
+        self.judges_by_name = any(rule.kind in _JUDGED_BY_NAME for _, rule in rules)
         self.spans = re2.compile(joined, _SPAN_OPTIONS)
         self.match = self.regex.match
         # Per first byte: the rules a match starting with it may be, in their order,
@@ -444,6 +445,10 @@ def _scan(
     finditer, pick, length = group.spans.finditer, group.pick, len(data)
     position = 0
     cookies_until = secrets_until = 0
+    # The spans other automata took, by start: a value judged by its name that is
+    # exactly one of them, taken by a rule listed earlier, is that rule's (``_apply``),
+    # whatever its name says; judging it would only cost time (``token=ghp_…``).
+    taken = {span[0]: span for span in spans} if group.judges_by_name else {}
     for window_start, window_end in ((0, length),) if windows is None else windows:
         position = max(position, window_start)
         # One iterator runs on while the scan goes on from the end of its last match
@@ -458,6 +463,10 @@ def _scan(
             match_start, match_end = found.span()
             resume = match_end if match_end > match_start else -1
             rule, start, end, index = pick(data, match_start, match_end)
+            prior = taken.get(start)
+            if prior is not None and prior[1] == end and prior[3] < index:
+                position = max(end, match_start + 1)
+                continue
             if rule.kind == "cookie":
                 # The header's values are parsed once per line (a line of ``Cookie:``
                 # repeats must not be parsed once per repeat); scanning goes on from the
