@@ -6,19 +6,21 @@ columns (the rows' own, plus every column with a Python-side default the rows le
 out, filled in as SQLAlchemy would) and each row's values in that order.
 
 - PostgreSQL goes through psycopg directly (SQLAlchemy's statement layer costs more per
-  statement than the statement itself here): a small batch as one multi-row
-  ``INSERT … RETURNING``, a large one with its ids drawn from the table's sequence and
-  the rows streamed with ``COPY``, the fastest way in.
+  statement than the statement itself here): a small batch as one ``INSERT … SELECT
+  FROM unnest(…) RETURNING`` of one array per column, a large one with its ids drawn
+  from the table's sequence and the rows streamed with ``COPY``, the fastest way in.
 - SQLite gets SQLAlchemy's multi-row ``INSERT … RETURNING``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Table, insert
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase
 
 from webriskops.database import is_postgresql
@@ -98,17 +100,14 @@ def _insert_postgresql(batch: _Batch, key: str | None) -> list[int]:
     cursor = db.session.connection().connection.driver_connection.cursor()
     table = batch.table.name
     if len(batch.rows) < COPY_THRESHOLD:
-        row = "(" + ", ".join(["%s"] * len(batch.names)) + ")"
-        statement = f'INSERT INTO "{table}" ({_quoted(batch.names)}) VALUES ' + ", ".join(
-            [row] * len(batch.rows)
-        )
-        if key is not None:
-            # RETURNING follows no promised order; the key maps each id back to its row.
-            statement += f' RETURNING "{key}", id'
-        values = [value for row in batch.rows for value in batch.psycopg_values(row)]
-        cursor.execute(statement, values)  # noqa: S608 - names from the table, values bound
+        # One array per column: the statement is the same whatever the number of rows,
+        # so psycopg keeps it converted and PostgreSQL prepared (``VALUES (…), (…)``
+        # differs per row count, and psycopg converts one of over 50 parameters anew).
+        columns = zip(*(batch.psycopg_values(row) for row in batch.rows), strict=True)
+        cursor.execute(_unnest_statement(batch, key), [list(column) for column in columns])
         if key is None:
             return []
+        # RETURNING follows no promised order; the key maps each id back to its row.
         ids = dict(cursor.fetchall())
         return [ids[row[key]] for row in batch.rows]
     cursor.execute(
@@ -120,6 +119,19 @@ def _insert_postgresql(batch: _Batch, key: str | None) -> list[int]:
         for row_id, row in zip(ids, batch.rows, strict=True):
             copy.write_row([row_id, *batch.psycopg_values(row)])
     return ids if key is not None else []
+
+
+@functools.cache
+def _unnest_statement_for(table: Table, names: tuple[str, ...], key: str | None) -> str:
+    dialect = postgresql.dialect()
+    arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=dialect)}[]" for name in names)
+    statement = f'INSERT INTO "{table.name}" ({_quoted(names)}) SELECT * FROM unnest({arrays})'  # noqa: S608 - names from the table
+    return statement if key is None else statement + f' RETURNING "{key}", id'
+
+
+def _unnest_statement(batch: _Batch, key: str | None) -> str:
+    """``INSERT … SELECT * FROM unnest(<one typed array per column>)``, built once per shape."""
+    return _unnest_statement_for(batch.table, tuple(batch.names), key)
 
 
 def _insert_sqlite(batch: _Batch, key: str | None) -> list[int]:
