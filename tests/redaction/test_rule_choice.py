@@ -99,3 +99,18 @@ def test_python_copies_read_as_re2_does(pattern: bytes, text: bytes, expected) -
 )
 def test_first_bytes(pattern: bytes, expected: bytes) -> None:
     assert pick.first_bytes(pattern) == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [rule for rule in RULES if rule.kind in ("generic_secret", "vendor_secret")],
+    ids=lambda rule: f"{rule.kind}-{rule.check.__name__}",
+)
+@pytest.mark.parametrize(
+    "example", [b"AKIAIOSFODNN7EXAMPLE", b"sk_live_XXXXXXXXXXXXXXXX", b"your-api-token-here"]
+)
+def test_checks_of_values_judged_by_name_set_examples_aside(rule, example: bytes) -> None:
+    """The scan leaves the example check to these rules' own checks (``_JUDGES_EXAMPLES``)."""
+    assert rule.kind in engine._JUDGES_EXAMPLES
+    text = b"datadog_api_key = " + example
+    assert rule.check(text, len(text) - len(example), len(text), rule.kind) is None

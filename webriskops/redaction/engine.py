@@ -114,6 +114,12 @@ _BY_PLACE = frozenset(
 )
 
 
+# Kinds whose documented examples are not set aside before their check: values found by
+# their place are judged by their checks alone, and the checks of values judged by their
+# name set examples aside themselves (checked in tests/redaction/test_rule_choice.py).
+_JUDGES_EXAMPLES = _BY_PLACE | {"generic_secret", "vendor_secret"}
+
+
 # RE2's default budget (8 MiB) is too small for the automaton of the assignment rules:
 # RE2 would fall back to its NFA, orders of magnitude slower, and log each time.
 _OPTIONS = re2.Options()
@@ -178,6 +184,8 @@ class _Group:
             for byte in pick.first_bytes(python):
                 by_byte.setdefault(byte, []).append(candidate)
         self.by_byte = {byte: tuple(found) for byte, found in by_byte.items()}
+        # The bytes no rule of this automaton can start a match with.
+        self.no_start = frozenset(range(256)) - self.by_byte.keys()
 
     def pick(self, data: bytes, match_start: int, match_end: int) -> tuple[Rule, int, int, int]:
         """``which`` for a span the automaton found: the rule, its value's span, its index.
@@ -443,6 +451,7 @@ def _scan(
     starts of their match and value and the value's end.
     """
     finditer, pick, length = group.spans.finditer, group.pick, len(data)
+    nostart = group.no_start
     position = 0
     cookies_until = secrets_until = 0
     # The spans other automata took, by start: a value judged by its name that is
@@ -455,7 +464,9 @@ def _scan(
         # (most of the time): google-re2 costs a few µs per call to ``search``.
         resume = -1
         while position <= window_end:
-            if position != resume:
+            # Going on from one byte short of the last match's end (its value ended
+            # there) is the same as resuming when no rule of this group starts with it.
+            if position != resume and not (position == resume - 1 and data[position] in nostart):
                 matches = finditer(data, position, window_end)
             found = next(matches, None)
             if found is None:
@@ -486,7 +497,7 @@ def _scan(
                     spans.extend((*span, index) for span in found_spans)
                 position = end
                 continue
-            example = rule.kind not in _BY_PLACE and checks.is_example_token(data[start:end])
+            example = rule.kind not in _JUDGES_EXAMPLES and checks.is_example_token(data[start:end])
             accepted = [] if example else _spans_of(rule, data, start, end, group.families)
             if accepted:
                 spans.extend((*span, index) for span in accepted)
