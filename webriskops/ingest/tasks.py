@@ -39,7 +39,7 @@ from webriskops.redaction import Redactor
 from webriskops.redaction.stream import redact_pieces
 from webriskops.reports.tasks import prepare_report
 from webriskops.storage import ObjectStorage, canonical_key, storage
-from webriskops.webhooks.service import add_event_deliveries
+from webriskops.webhooks.service import RunEvents, add_event_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -259,10 +259,11 @@ Step = tuple[str, dict, Callable[[], object]]
 
 def _completed_steps(run: ScanRun, present: set[str]) -> list[Step]:
     run_id = run.id
+    events = RunEvents(run_id)  # both events of the run, one read of the endpoints
     return [
         ("send_webhooks", {"event": "scan_run.completed"},
-         lambda: add_event_deliveries("scan_run.completed", run_id)),
-        ("generate_report", {}, lambda: prepare_report(run)),
+         lambda: events.add("scan_run.completed")),
+        ("generate_report", {}, lambda: prepare_report(run, events)),
         ("redact_snapshots", {}, lambda: _redact(run_id, present)),
         ("collect_artifacts", {}, lambda: _collect(run_id, present)),
     ]  # fmt: skip
