@@ -67,6 +67,22 @@ def test_new_recurring_resolved_across_three_runs(make_project, make_run, post_r
     assert s3["riskScore"] == three.counters()["riskScore"] == 15
 
 
+def test_a_previous_run_without_issues_is_still_the_one_compared_with(
+    make_project, make_run, post_result
+):
+    project = make_project()
+    first, second = make_run(project), make_run(project)
+    post_result(payloads.completed(first.id, []))
+    post_result(payloads.completed(second.id, _issues("a")))
+    db.session.expire_all()
+
+    summary = db.session.get(ScanRun, second.id).report_summary
+    assert summary["previousScanRunId"] == first.id
+    assert summary["new"] == ["fp:a:00000"]
+    assert summary["resolved"] == []
+    assert db.session.get(ScanRun, first.id).report_summary["issuesCount"] == 0
+
+
 def test_report_page_shows_the_comparison(make_project, make_run, make_user, post_result, login):
     project = make_project()
     make_user(project.organization, "owner@acme.test")
@@ -81,3 +97,4 @@ def test_report_page_shows_the_comparison(make_project, make_run, make_user, pos
     assert "Issue A" in page.text  # the resolved issue is listed by title
     assert page.text.count('class="pill pill-new"') == 1
     assert page.text.count('class="pill pill-recurring"') == 1
+
