@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import CompoundSelect, select, union_all, update
 
 from webriskops import notifications
 from webriskops.database import durable_commit
@@ -168,27 +168,22 @@ def _collect(scan_run_id: int, present: set[str]) -> None:
         return
     keep: set[str] = set()
     if run.status == "completed":
-        keep.update(
-            db.session.scalars(select(Artifact.storage_key).where(Artifact.scan_run_id == run.id))
-        )
-        for screenshot, snapshot in db.session.execute(
-            select(ScanPage.screenshot_path, ScanPage.html_snapshot_path).where(
-                ScanPage.scan_run_id == run.id
-            )
-        ):
-            keep.update(key for key in (screenshot, snapshot) if key)
-        keep.update(
-            key
-            for key in db.session.scalars(
-                select(Issue.screenshot_path).where(Issue.scan_run_id == run.id)
-            )
-            if key
-        )
+        keep.update(key for key in db.session.scalars(_referenced_keys(run.id)) if key)
     keep = {canonical_key(key) for key in keep}  # one spelling per file
     unreferenced = sorted(key for key in present if canonical_key(key) not in keep)
     if unreferenced:
         storage().delete_many(unreferenced)
     log.info("scan run %s: %d unreferenced artifacts removed", scan_run_id, len(unreferenced))
+
+
+def _referenced_keys(scan_run_id: int) -> CompoundSelect:
+    """Every storage key the run's artifacts, pages and issues name (nulls too), in one query."""
+    return union_all(
+        select(Artifact.storage_key).where(Artifact.scan_run_id == scan_run_id),
+        select(ScanPage.screenshot_path).where(ScanPage.scan_run_id == scan_run_id),
+        select(ScanPage.html_snapshot_path).where(ScanPage.scan_run_id == scan_run_id),
+        select(Issue.screenshot_path).where(Issue.scan_run_id == scan_run_id),
+    )
 
 
 @job("automate_failure")
