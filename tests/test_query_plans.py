@@ -15,6 +15,8 @@ from sqlalchemy import text
 
 from webriskops.extensions import db
 from webriskops.ingest import service
+from webriskops.models import ScanRun
+from webriskops.reports import summary
 
 LOOKUPS = {
     # ingest.service: the run lock of every postback.
@@ -55,6 +57,11 @@ LOOKUPS = {
     "previous completed run": (
         "SELECT id FROM scan_runs WHERE project_id = 1 AND status = 'completed' AND id < 9 "
         "ORDER BY id DESC LIMIT 1",
+        {},
+    ),
+    # reports.summary: a report's issues and its previous completed run's, in one query.
+    "issues of a run and of the previous one": (
+        summary.compared_issues_query(ScanRun(id=9, project_id=1)),
         {},
     ),
     # reports and jobs: what a run holds.
@@ -122,7 +129,12 @@ LOOKUPS = {
 
 # Lookups run for every finished run, whose index must hold every condition: a scan that
 # filters what its index returned walks rows that grow with the table.
-EXACT = ("previous completed run", "lock run", "due outbox jobs")
+EXACT = (
+    "previous completed run",
+    "issues of a run and of the previous one",
+    "lock run",
+    "due outbox jobs",
+)
 
 
 def filtered_scans(plan: dict[str, Any]) -> list[str]:

@@ -44,9 +44,9 @@ def report_status(run_id: int) -> str:
 def test_the_202_does_not_wait_for_the_work(app, post, make_run, monkeypatch):
     slow_step = tasks.prepare_report
 
-    def slow_report(run: ScanRun) -> None:
+    def slow_report(run: ScanRun, *args: object) -> None:
         time.sleep(1.5)
-        slow_step(run)
+        slow_step(run, *args)
 
     monkeypatch.setattr(tasks, "prepare_report", slow_report)
     run = make_run()

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from tests import payloads
 from tests.jobs.conftest import SECRET_HTML, outbox_rows
 from webriskops.extensions import db
+from webriskops.ingest import tasks
 from webriskops.jobs import registry, runner
 from webriskops.models import Artifact, OutboxJob, ScanRun
 from webriskops.models.webhooks import OwnerNotification, WebhookDelivery
@@ -64,3 +65,41 @@ def test_every_job_run_twice_changes_nothing(app, post, make_run, make_user, out
     for name in ("redact_snapshots", "collect_artifacts", "generate_report", "automate_failure"):
         registry.get(name).function(scan_run_id=run.id)  # each step of the run's job alone
     assert state(run.id) == after_first
+
+
+def test_redaction_keeps_the_batches_it_finished_and_stamps_nothing_unredacted(
+    app, post, make_run, monkeypatch
+):
+    run = make_run()
+    payload = payloads.multi(run.id, pages=3, issues_per_page=0)
+    store = storage()
+    for n in range(3):
+        store.put(f"scan-runs/{run.id}/page-{n}.png", b"png", "image/png")
+        store.put(f"scan-runs/{run.id}/page-{n}.html", SECRET_HTML.encode(), "text/html")
+    broken = f"scan-runs/{run.id}/page-2.html"
+    redact_object = tasks._redact_object
+
+    def failing(store, redactor, key):
+        if key == broken:
+            raise OSError("storage went away")
+        redact_object(store, redactor, key)
+
+    monkeypatch.setattr(tasks, "STAMP_BATCH", 1)
+    monkeypatch.setattr(tasks, "_redact_object", failing)
+    assert post(payload).status_code == 202
+
+    def stamped() -> dict[str, bool]:
+        db.session.rollback()
+        query = select(Artifact.storage_key, Artifact.redacted_at)
+        rows = db.session.execute(query.where(Artifact.kind == "html_snapshot"))
+        return {key.rsplit("/", 1)[1]: at is not None for key, at in rows}
+
+    # The batches before the failure were committed; the failed one is not stamped.
+    assert stamped() == {"page-0.html": True, "page-1.html": True, "page-2.html": False}
+    assert store.get(broken) == SECRET_HTML.encode()
+    assert [(row.name, row.state) for row in outbox_rows()][-1] == ("redact_snapshots", "pending")
+    monkeypatch.undo()
+    tasks.redact_snapshots(run.id)
+    db.session.commit()
+    assert stamped() == {"page-0.html": True, "page-1.html": True, "page-2.html": True}
+    assert b"[REDACTED:" in store.get(broken)

@@ -11,7 +11,7 @@ import orjson
 import psycopg
 import pytest
 from rq import Queue
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests import payloads
 from tests.jobs.conftest import SECRET_HTML, outbox_rows, work
@@ -19,7 +19,7 @@ from webriskops.extensions import db
 from webriskops.ingest import tasks
 from webriskops.jobs import outbox, queue, registry
 from webriskops.jobs import runner as job_runner
-from webriskops.models import OutboxJob, ScanRun
+from webriskops.models import Artifact, OutboxJob, ScanRun
 from webriskops.models.base import utcnow
 from webriskops.storage import storage
 
@@ -285,15 +285,20 @@ def test_a_run_job_killed_before_its_done_mark_runs_again_and_changes_nothing(
     with pytest.raises(RuntimeError):
         job_runner.run(finish.id)
     db.session.rollback()
+    # The steps' writes go with the done mark, so none is kept; storage has no
+    # transaction, and the snapshot is redacted already (a stamp waits for that).
     run = db.session.get(ScanRun, run.id)
-    generated_at = run.report_generated_at
     redacted = storage().get(f"scan-runs/{run.id}/page-0.html")
-    assert run.report_status == "ready" and b"[REDACTED:" in redacted
+    assert run.report_status == "pending" and b"[REDACTED:" in redacted
+    stamped = select(Artifact.redacted_at).where(Artifact.kind == "html_snapshot")
+    assert db.session.scalars(stamped).all() == [None]
 
     monkeypatch.undo()
     assert job_runner.run(finish.id) == "done"
     assert job_runner.run(finish.id) == "skipped"
     assert [(row.name, row.attempts) for row in outbox_rows()] == [(FINISH, 2)]
     db.session.rollback()
-    assert db.session.get(ScanRun, run.id).report_generated_at == generated_at
-    assert storage().get(f"scan-runs/{run.id}/page-0.html") == redacted
+    run = db.session.get(ScanRun, run.id)
+    assert run.report_status == "ready"
+    assert None not in db.session.scalars(stamped).all()
+    assert storage().get(f"scan-runs/{run.id}/page-0.html") == redacted  # nothing redone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
 from tests import payloads
 from webriskops.extensions import db
@@ -67,6 +68,22 @@ def test_new_recurring_resolved_across_three_runs(make_project, make_run, post_r
     assert s3["riskScore"] == three.counters()["riskScore"] == 15
 
 
+def test_a_previous_run_without_issues_is_still_the_one_compared_with(
+    make_project, make_run, post_result
+):
+    project = make_project()
+    first, second = make_run(project), make_run(project)
+    post_result(payloads.completed(first.id, []))
+    post_result(payloads.completed(second.id, _issues("a")))
+    db.session.expire_all()
+
+    summary = db.session.get(ScanRun, second.id).report_summary
+    assert summary["previousScanRunId"] == first.id
+    assert summary["new"] == ["fp:a:00000"]
+    assert summary["resolved"] == []
+    assert db.session.get(ScanRun, first.id).report_summary["issuesCount"] == 0
+
+
 def test_report_page_shows_the_comparison(make_project, make_run, make_user, post_result, login):
     project = make_project()
     make_user(project.organization, "owner@acme.test")
@@ -81,3 +98,30 @@ def test_report_page_shows_the_comparison(make_project, make_run, make_user, pos
     assert "Issue A" in page.text  # the resolved issue is listed by title
     assert page.text.count('class="pill pill-new"') == 1
     assert page.text.count('class="pill pill-recurring"') == 1
+
+
+@pytest.mark.parametrize("path", ["report", "report/print"])
+def test_a_report_page_looks_up_the_previous_run_once(
+    make_project, make_run, make_user, post_result, login, path
+):
+    project = make_project()
+    make_user(project.organization, "owner@acme.test")
+    first, second = make_run(project), make_run(project)
+    post_result(payloads.completed(first.id, _issues("a", "b")))
+    post_result(payloads.completed(second.id, _issues("b", "c")))
+    client = login("owner@acme.test")
+    lookups = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if "scan_runs.status = " in statement and "scan_runs.id < " in statement:
+            lookups.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        page = client.get(f"/scan-runs/{second.id}/{path}")
+        text = page.get_data(as_text=True)  # the print page is streamed: read it all
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert page.status_code == 200
+    assert 'class="pill pill-recurring"' in text
+    assert len(lookups) == 1  # open, false-positive and accepted-risk findings share it

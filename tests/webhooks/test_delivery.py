@@ -6,7 +6,7 @@ import base64
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests import payloads
 from tests.jobs.conftest import outbox_rows
@@ -135,6 +135,35 @@ def test_send_webhooks_twice_sends_nothing_twice(app, post, runner, make_run, re
     tasks.deliver_webhook(delivery.id, attempt=1)
     assert len(receiver.requests) == 1
     assert len(deliveries()) == 1
+
+
+def test_the_events_of_a_run_read_its_endpoints_once(app, post, runner, make_run, receiver):
+    run = make_run()
+    first, _ = add_endpoint(runner, run.project.organization_id, receiver.url)
+    assert post(payloads.completed(run.id)).status_code == 202  # the first endpoint has both
+    second, _ = add_endpoint(runner, run.project.organization_id, receiver.url + "?second=1")
+    reads = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if "FROM webhook_endpoints" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        events = service.RunEvents(run.id)
+        assert events.add("scan_run.completed") == events.add("report.ready") == 1  # the second
+        assert events.add("scan_run.completed") == events.add("report.ready") == 0
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    db.session.commit()
+
+    assert len(reads) == 1
+    assert [(d.endpoint_id, d.event_type) for d in deliveries()] == [
+        (first, "scan_run.completed"),
+        (first, "report.ready"),
+        (second, "scan_run.completed"),
+        (second, "report.ready"),
+    ]
 
 
 def test_410_gone_disables_the_endpoint(app, post, runner, make_run, receiver):

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import CompoundSelect, select, union_all, update
 
 from webriskops import notifications
 from webriskops.database import durable_commit
@@ -39,7 +39,7 @@ from webriskops.redaction import Redactor
 from webriskops.redaction.stream import redact_pieces
 from webriskops.reports.tasks import prepare_report
 from webriskops.storage import ObjectStorage, canonical_key, storage
-from webriskops.webhooks.service import add_event_deliveries
+from webriskops.webhooks.service import RunEvents, add_event_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -68,48 +68,63 @@ def redact_snapshots(scan_run_id: int) -> None:
 def _redact(scan_run_id: int, present: set[str]) -> None:
     if not present:  # nothing uploaded: every snapshot is missing, one statement stamps them
         stamped = db.session.execute(
-            update(Artifact)
-            .where(
-                Artifact.scan_run_id == scan_run_id,
-                Artifact.kind == "html_snapshot",
-                Artifact.redacted_at.is_(None),
-            )
-            .values(redacted_at=utcnow())
+            update(Artifact).where(*_unredacted(scan_run_id)).values(redacted_at=utcnow())
         ).rowcount  # committed with the job's "done" mark
         if stamped:
             log.warning("scan run %s: %d snapshot(s) missing in storage", scan_run_id, stamped)
         return
-    pending = db.session.execute(
-        select(Artifact.id, Artifact.storage_key).where(
-            Artifact.scan_run_id == scan_run_id,
-            Artifact.kind == "html_snapshot",
-            Artifact.redacted_at.is_(None),
-        )
-    ).all()
-    if not pending:
-        return
-    missing = [artifact_id for artifact_id, key in pending if key not in present]
-    if missing:
-        log.warning("scan run %s: %d snapshot(s) missing in storage", scan_run_id, len(missing))
-        _stamp(missing)
-    stored = [(artifact_id, key) for artifact_id, key in pending if key in present]
     redactor: Redactor = current_app.extensions["redactor"]
     store = storage()
     with ThreadPoolExecutor(STORAGE_CONCURRENCY, thread_name_prefix="redact") as pool:
-        for start in range(0, len(stored), STAMP_BATCH):
-            chunk = stored[start : start + STAMP_BATCH]
-            done = pool.map(lambda item: _redact_object(store, redactor, item), chunk)
-            _stamp(list(done))
+        while True:
+            batch = _stamp_batch(scan_run_id)
+            stored = [key for key in batch if key in present]
+            if len(stored) < len(batch):
+                missing = len(batch) - len(stored)
+                log.warning("scan run %s: %d snapshot(s) missing in storage", scan_run_id, missing)
+            # Waits for every one; an error is raised here and the stamps are rolled back.
+            list(pool.map(lambda key: _redact_object(store, redactor, key), stored))
+            if len(batch) < STAMP_BATCH:
+                return  # the last batch is committed with the job's "done" mark
+            db.session.commit()  # more to come: a job killed from here on keeps these
 
 
-def _redact_object(store: ObjectStorage, redactor: Redactor, item: tuple[int, str]) -> int:
-    """Rewrite one snapshot if redaction changes it; returns its artifact id.
+def _unredacted(scan_run_id: int) -> tuple:
+    """The conditions of a run's snapshots not redacted yet."""
+    return (
+        Artifact.scan_run_id == scan_run_id,
+        Artifact.kind == "html_snapshot",
+        Artifact.redacted_at.is_(None),
+    )
+
+
+def _stamp_batch(scan_run_id: int) -> list[str]:
+    """Stamp up to ``STAMP_BATCH`` unredacted snapshots of a run; returns their keys.
+
+    The stamps are written before the objects are rewritten, in a transaction that
+    commits only once they are: a stamp anyone else can see means a redacted snapshot,
+    and the SELECT of what is pending and the UPDATE stamping it are one statement.
+    """
+    pending = _unredacted(scan_run_id)
+    batch = select(Artifact.id).where(*pending).order_by(Artifact.id).limit(STAMP_BATCH)
+    return list(
+        db.session.scalars(
+            update(Artifact)
+            # ``pending`` again: a row another job stamped meanwhile is checked anew, and left.
+            .where(Artifact.id.in_(batch.scalar_subquery()), *pending)
+            .values(redacted_at=utcnow())
+            .returning(Artifact.storage_key)
+        )
+    )
+
+
+def _redact_object(store: ObjectStorage, redactor: Redactor, key: str) -> None:
+    """Rewrite one snapshot if redaction changes it.
 
     The object is streamed: read a chunk at a time and redacted a piece at a time
     (``redaction.stream``), the result spooled to a temporary file (in memory up to
     ``SPOOL_BYTES``) and uploaded from there only if a piece changed.
     """
-    artifact_id, key = item
     changed, utf8 = False, True
     with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as out:
         try:
@@ -120,13 +135,12 @@ def _redact_object(store: ObjectStorage, redactor: Redactor, item: tuple[int, st
                 utf8 = utf8 and _is_utf8(piece)
                 out.write(redacted)
         except KeyError:  # deleted since the listing
-            return artifact_id
+            return
         if changed:
             length = out.tell()
             out.seek(0)
             content_type = "text/html; charset=utf-8" if utf8 else "text/html"
             store.put_file(key, out, length, content_type)
-    return artifact_id
 
 
 def _redact_piece(redactor: Redactor, piece: bytes) -> bytes:
@@ -142,13 +156,6 @@ def _is_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _stamp(artifact_ids: list[int]) -> None:
-    db.session.execute(
-        update(Artifact).where(Artifact.id.in_(artifact_ids)).values(redacted_at=utcnow())
-    )
-    db.session.commit()
 
 
 @job("collect_artifacts")
@@ -168,27 +175,22 @@ def _collect(scan_run_id: int, present: set[str]) -> None:
         return
     keep: set[str] = set()
     if run.status == "completed":
-        keep.update(
-            db.session.scalars(select(Artifact.storage_key).where(Artifact.scan_run_id == run.id))
-        )
-        for screenshot, snapshot in db.session.execute(
-            select(ScanPage.screenshot_path, ScanPage.html_snapshot_path).where(
-                ScanPage.scan_run_id == run.id
-            )
-        ):
-            keep.update(key for key in (screenshot, snapshot) if key)
-        keep.update(
-            key
-            for key in db.session.scalars(
-                select(Issue.screenshot_path).where(Issue.scan_run_id == run.id)
-            )
-            if key
-        )
+        keep.update(key for key in db.session.scalars(_referenced_keys(run.id)) if key)
     keep = {canonical_key(key) for key in keep}  # one spelling per file
     unreferenced = sorted(key for key in present if canonical_key(key) not in keep)
     if unreferenced:
         storage().delete_many(unreferenced)
     log.info("scan run %s: %d unreferenced artifacts removed", scan_run_id, len(unreferenced))
+
+
+def _referenced_keys(scan_run_id: int) -> CompoundSelect:
+    """Every storage key the run's artifacts, pages and issues name (nulls too), in one query."""
+    return union_all(
+        select(Artifact.storage_key).where(Artifact.scan_run_id == scan_run_id),
+        select(ScanPage.screenshot_path).where(ScanPage.scan_run_id == scan_run_id),
+        select(ScanPage.html_snapshot_path).where(ScanPage.scan_run_id == scan_run_id),
+        select(Issue.screenshot_path).where(Issue.scan_run_id == scan_run_id),
+    )
 
 
 @job("automate_failure")
@@ -259,10 +261,11 @@ Step = tuple[str, dict, Callable[[], object]]
 
 def _completed_steps(run: ScanRun, present: set[str]) -> list[Step]:
     run_id = run.id
+    events = RunEvents(run_id)  # both events of the run, one read of the endpoints
     return [
         ("send_webhooks", {"event": "scan_run.completed"},
-         lambda: add_event_deliveries("scan_run.completed", run_id)),
-        ("generate_report", {}, lambda: prepare_report(run)),
+         lambda: events.add("scan_run.completed")),
+        ("generate_report", {}, lambda: prepare_report(run, events)),
         ("redact_snapshots", {}, lambda: _redact(run_id, present)),
         ("collect_artifacts", {}, lambda: _collect(run_id, present)),
     ]  # fmt: skip
@@ -281,7 +284,8 @@ def _failed_steps(run: ScanRun, present: set[str]) -> list[Step]:
 # The after-commit work of a finished run, by its status (API.md 3.4 and 3.5): the events
 # first, then the report customers wait for, then the storage housekeeping. Steps leave
 # their writes in the session (the runner commits them with the job's "done" mark); a
-# step may commit sooner (redaction stamps its progress, emails are recorded first).
+# step may commit sooner (redaction keeps each batch of a run with more than
+# ``STAMP_BATCH`` snapshots, emails are recorded first).
 FOLLOW_UPS = {"completed": _completed_steps, "failed": _failed_steps}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, false, func, or_, select
@@ -21,7 +22,7 @@ from webriskops.extensions import db
 from webriskops.models import Issue, IssueOccurrence, ScanPage, ScanRun, User
 from webriskops.models.base import utcnow
 from webriskops.models.triage import TriageState
-from webriskops.reports.summary import previous_completed_run
+from webriskops.reports.summary import previous_completed_run_id
 from webriskops.vocabulary import SEVERITIES, Severity
 
 OCCURRENCE_LIMIT = 10
@@ -94,15 +95,18 @@ def _triage_join(run: ScanRun):
     )
 
 
-def _in_previous(previous: ScanRun):
+def _in_previous(previous_id: int):
     before = aliased(Issue)
     return exists().where(
-        before.scan_run_id == previous.id, before.fingerprint == Issue.fingerprint
+        before.scan_run_id == previous_id, before.fingerprint == Issue.fingerprint
     )
 
 
-def findings_query(run: ScanRun, flt: FindingFilter, previous: ScanRun | None) -> Select:
-    """SELECT Issue, TriageState for ``run`` narrowed by ``flt`` (not yet ordered)."""
+def findings_query(run: ScanRun, flt: FindingFilter, previous_id: int | None) -> Select:
+    """SELECT Issue, TriageState for ``run`` narrowed by ``flt`` (not yet ordered).
+
+    ``previous_id`` is the run's previous completed run, what ``change`` compares with.
+    """
     query = (
         select(Issue, TriageState)
         .outerjoin(TriageState, _triage_join(run))
@@ -117,9 +121,9 @@ def findings_query(run: ScanRun, flt: FindingFilter, previous: ScanRun | None) -
     elif flt.triage:
         query = query.where(TriageState.state == flt.triage)
     if flt.change == "new":
-        query = query.where(~_in_previous(previous)) if previous else query
+        query = query.where(~_in_previous(previous_id)) if previous_id else query
     elif flt.change == "recurring":
-        query = query.where(_in_previous(previous)) if previous else query.where(false())
+        query = query.where(_in_previous(previous_id)) if previous_id else query.where(false())
     if flt.q:
         needle = flt.q.strip()
         query = query.where(
@@ -197,13 +201,13 @@ def occurrences(
     return found
 
 
-def _changes(run: ScanRun, previous: ScanRun | None, fingerprints: list[str]) -> dict[str, str]:
-    if previous is None:
+def _changes(previous_id: int | None, fingerprints: list[str]) -> dict[str, str]:
+    if previous_id is None:
         return dict.fromkeys(fingerprints, "new")
     before = set(
         db.session.scalars(
             select(Issue.fingerprint).where(
-                Issue.scan_run_id == previous.id, Issue.fingerprint.in_(fingerprints)
+                Issue.scan_run_id == previous_id, Issue.fingerprint.in_(fingerprints)
             )
         )
     )
@@ -211,14 +215,13 @@ def _changes(run: ScanRun, previous: ScanRun | None, fingerprints: list[str]) ->
 
 
 def _findings(
-    run: ScanRun,
     rows: list[tuple[Issue, TriageState | None]],
-    previous: ScanRun | None,
+    previous_id: int | None,
     limit: int,
     normalized: bool = True,
 ) -> list[Finding]:
     seen = occurrences([issue.id for issue, _ in rows], limit, normalized=normalized)
-    changes = _changes(run, previous, [issue.fingerprint for issue, _ in rows]) if rows else {}
+    changes = _changes(previous_id, [issue.fingerprint for issue, _ in rows]) if rows else {}
     return [
         Finding(
             issue=issue,
@@ -240,21 +243,25 @@ def list_findings(
     occurrence_limit: int = OCCURRENCE_LIMIT,
     normalized: bool = True,
     clamp: bool = True,
+    previous_id: int | None | EllipsisType = ...,
 ) -> tuple[list[Finding], int, int]:
     """One page of the run's findings matching ``flt``, the total, and the page shown.
 
     With ``clamp`` a page number past the end shows the last page (the caller says so);
-    without it such a page is empty.
+    without it such a page is empty. ``previous_id`` is ``previous_completed_run_id(run)``
+    when the caller has it already (a page listing several kinds of findings), else it
+    is looked up here.
     """
-    previous = previous_completed_run(run)
-    query = findings_query(run, flt, previous)
+    if previous_id is ...:
+        previous_id = previous_completed_run_id(run)
+    query = findings_query(run, flt, previous_id)
     total = _count(query)
     if clamp:
         page = min(max(1, page), max(1, -(-total // per_page)))
     rows = db.session.execute(
         _ordered(query, flt.sort).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    findings = _findings(run, [tuple(row) for row in rows], previous, occurrence_limit, normalized)
+    findings = _findings([tuple(row) for row in rows], previous_id, occurrence_limit, normalized)
     return findings, total, page
 
 
@@ -265,17 +272,22 @@ def iter_findings(
     chunk: int = 200,
     occurrence_limit: int = OCCURRENCE_LIMIT,
     normalized: bool = True,
+    previous_id: int | None | EllipsisType = ...,
 ) -> Iterator[Finding]:
-    """Every finding matching ``flt``, in order, loaded ``chunk`` at a time (for exports)."""
-    previous = previous_completed_run(run)
-    query = _ordered(findings_query(run, flt, previous), flt.sort)
+    """Every finding matching ``flt``, in order, loaded ``chunk`` at a time (for exports).
+
+    ``previous_id`` as for ``list_findings``.
+    """
+    if previous_id is ...:
+        previous_id = previous_completed_run_id(run)
+    query = _ordered(findings_query(run, flt, previous_id), flt.sort)
     offset = 0
     while True:
         rows = db.session.execute(query.limit(chunk).offset(offset)).all()
         if not rows:
             return
         for finding in _findings(
-            run, [tuple(row) for row in rows], previous, occurrence_limit, normalized
+            [tuple(row) for row in rows], previous_id, occurrence_limit, normalized
         ):
             yield finding
             # A long export must not keep every row it has shown in the session.

@@ -12,17 +12,21 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 
 from webriskops.extensions import db
 from webriskops.models import Issue, ScanRun
 from webriskops.vocabulary import SEVERITIES
 
 
-def previous_completed_run(run: ScanRun) -> ScanRun | None:
-    """The project's last completed run before ``run``."""
-    return db.session.scalars(
-        select(ScanRun)
+def previous_completed_run_id(run: ScanRun) -> int | None:
+    """The id of the project's last completed run before ``run``."""
+    return db.session.scalar(_previous_completed_run(run))
+
+
+def _previous_completed_run(run: ScanRun) -> Select:
+    return (
+        select(ScanRun.id)
         .where(
             ScanRun.project_id == run.project_id,
             ScanRun.status == "completed",
@@ -30,23 +34,49 @@ def previous_completed_run(run: ScanRun) -> ScanRun | None:
         )
         .order_by(ScanRun.id.desc())
         .limit(1)
-    ).first()
+    )
 
 
-def _issues(run_id: int) -> dict[str, tuple[str, str, str]]:
-    rows = db.session.execute(
-        select(Issue.fingerprint, Issue.severity, Issue.category, Issue.title).where(
-            Issue.scan_run_id == run_id
+Issues = dict[str, tuple[str, str, str]]  # fingerprint: severity, category, title
+
+
+def compared_issues_query(run: ScanRun) -> Select:
+    """SELECT run id, fingerprint, severity, category, title of ``run`` and its previous run.
+
+    A run without issues still has one row (its id, then nulls), so the previous run is
+    known even when it found nothing.
+    """
+    return (
+        select(ScanRun.id, Issue.fingerprint, Issue.severity, Issue.category, Issue.title)
+        .select_from(ScanRun)
+        .outerjoin(Issue, Issue.scan_run_id == ScanRun.id)
+        .where(
+            or_(
+                ScanRun.id == run.id,
+                ScanRun.id == _previous_completed_run(run).scalar_subquery(),
+            )
         )
     )
-    return {fp: (severity, category, title) for fp, severity, category, title in rows}
+
+
+def _compared_issues(run: ScanRun) -> tuple[Issues, int | None, Issues]:
+    """The run's issues, its previous completed run's id and that run's issues: one query."""
+    current: Issues = {}
+    before: Issues = {}
+    previous_id = None
+    for run_id, fingerprint, severity, category, title in db.session.execute(
+        compared_issues_query(run)
+    ):
+        if run_id != run.id:
+            previous_id = run_id
+        if fingerprint is not None:
+            (current if run_id == run.id else before)[fingerprint] = (severity, category, title)
+    return current, previous_id, before
 
 
 def build_summary(run: ScanRun) -> dict[str, Any]:
     """Severity and category breakdowns, and new / recurring / resolved fingerprints."""
-    current = _issues(run.id)
-    previous = previous_completed_run(run)
-    before = _issues(previous.id) if previous else {}
+    current, previous_id, before = _compared_issues(run)
     by_severity = Counter(severity for severity, _, _ in current.values())
     by_category = Counter(category for _, category, _ in current.values())
     new = sorted(set(current) - set(before))
@@ -61,7 +91,7 @@ def build_summary(run: ScanRun) -> dict[str, Any]:
             category: count
             for category, count in sorted(by_category.items(), key=lambda item: (-item[1], item[0]))
         },
-        "previousScanRunId": previous.id if previous else None,
+        "previousScanRunId": previous_id,
         "new": new,
         "recurring": recurring,
         "resolved": [

@@ -11,7 +11,7 @@ from webriskops.jobs.registry import job
 from webriskops.models import ScanRun
 from webriskops.models.base import utcnow
 from webriskops.reports.summary import build_summary
-from webriskops.webhooks.service import add_event_deliveries
+from webriskops.webhooks.service import RunEvents
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,17 @@ def generate_report(scan_run_id: int) -> None:
     db.session.commit()
 
 
-def prepare_report(run: ScanRun) -> None:
+def prepare_report(run: ScanRun, events: RunEvents | None = None) -> None:
     """Set a completed run's report and its ``report.ready`` deliveries, without committing.
 
     Does nothing for a run that is not completed or whose report is ready already.
+    ``events`` are the run's events when the caller sends others too (its endpoints are
+    then read once).
     """
     if run.status != "completed" or run.report_status == "ready":
         return
     run.report_summary = build_summary(run)
     run.report_status = "ready"
     run.report_generated_at = utcnow()
-    add_event_deliveries("report.ready", run.id)
+    (events or RunEvents(run.id)).add("report.ready")
     log.info("scan run %s: report ready", run.id)

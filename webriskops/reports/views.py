@@ -54,6 +54,7 @@ from webriskops.reports.services import (
     visible_projects,
     visible_scan_run,
 )
+from webriskops.reports.summary import previous_completed_run_id
 from webriskops.scans.services import create_scan_run, deadline_at
 from webriskops.storage import storage
 from webriskops.vocabulary import CATEGORIES, SEVERITIES
@@ -409,7 +410,10 @@ def report(scan_run_id: int):
         # The report's list is what still needs attention unless a triage state is asked for.
         shown = flt if flt.triage else FindingFilter(**{**flt.__dict__, "triage": "open"})
         requested = _page_number("page")
-        findings, total, page = list_findings(run, shown, page=requested, per_page=REPORT_PER_PAGE)
+        previous_id = previous_completed_run_id(run)  # one lookup for the lists below
+        findings, total, page = list_findings(
+            run, shown, page=requested, per_page=REPORT_PER_PAGE, previous_id=previous_id
+        )
         pagination = Pagination(
             page,
             REPORT_PER_PAGE,
@@ -420,7 +424,7 @@ def report(scan_run_id: int):
             requested,
         )
         if not flt.triage:
-            triaged, triaged_total = _triaged(run, flt)
+            triaged, triaged_total = _triaged(run, flt, previous_id)
     html = render_template(
         "reports/report.html",
         **context,
@@ -435,11 +439,13 @@ def report(scan_run_id: int):
     return html, 400 if problems else 200
 
 
-def _triaged(run: ScanRun, flt: FindingFilter) -> tuple[list, int]:
+def _triaged(run: ScanRun, flt: FindingFilter, previous_id: int | None) -> tuple[list, int]:
     found, total = [], 0
     for state in ("false_positive", "accepted_risk"):
         narrowed = FindingFilter(**{**flt.__dict__, "triage": state})
-        rows, count, _ = list_findings(run, narrowed, page=1, per_page=TRIAGED_LIMIT)
+        rows, count, _ = list_findings(
+            run, narrowed, page=1, per_page=TRIAGED_LIMIT, previous_id=previous_id
+        )
         found += rows[: max(0, TRIAGED_LIMIT - len(found))]
         total += count
     return found, total
@@ -461,23 +467,22 @@ def report_print(scan_run_id: int):
     if problems:
         abort(400, "Invalid filter: " + "; ".join(problems))
     open_only = flt if flt.triage else FindingFilter(**{**flt.__dict__, "triage": "open"})
-    triaged = (
-        iter_findings(run, FindingFilter(**{**flt.__dict__, "triage": "false_positive"}))
-        if not flt.triage
-        else iter(())
-    )
-    accepted = (
-        iter_findings(run, FindingFilter(**{**flt.__dict__, "triage": "accepted_risk"}))
-        if not flt.triage
-        else iter(())
-    )
+    previous_id = previous_completed_run_id(run)  # one lookup for the three lists
+
+    def listed(state: str):
+        narrowed = FindingFilter(**{**flt.__dict__, "triage": state})
+        return iter_findings(run, narrowed, previous_id=previous_id) if not flt.triage else iter(())
+
     return Response(
         stream_template(
             "reports/report_print.html",
             **context,
             **_filter_context(flt, []),
-            findings=iter_findings(run, open_only),
-            triaged_groups=(("false_positive", triaged), ("accepted_risk", accepted)),
+            findings=iter_findings(run, open_only, previous_id=previous_id),
+            triaged_groups=(
+                ("false_positive", listed("false_positive")),
+                ("accepted_risk", listed("accepted_risk")),
+            ),
         ),
         mimetype="text/html",
     )

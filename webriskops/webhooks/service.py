@@ -2,9 +2,10 @@
 
 ``add_event_deliveries`` turns one run event into one delivery per active endpoint of the
 run's organization and records a ``deliver_webhook`` outbox job for each, in the caller's
-transaction (``send_event`` commits it). ``deliver`` makes one attempt: a signed POST to a
-checked address within ``ATTEMPT_DEADLINE_SECONDS`` of wall-clock time (connect, send and
-read together, however slowly the receiver dribbles its answer). The attempt is recorded
+transaction (``send_event`` commits it); ``RunEvents`` does it for several events of one
+run, reading the endpoints once. ``deliver`` makes one attempt: a signed POST to a checked
+address within ``ATTEMPT_DEADLINE_SECONDS`` of wall-clock time (connect, send and read
+together, however slowly the receiver dribbles its answer). The attempt is recorded
 (``sending``) and committed before the request goes out, so a worker that dies mid-request
 leaves a trace, and the next run of the job records it as ``interrupted`` and schedules
 the next attempt with the same ``webhook-id``. A 2xx ends the delivery as ``succeeded``;
@@ -29,7 +30,7 @@ from datetime import datetime, timedelta
 
 import orjson
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from webriskops.database import durable_commit
 from webriskops.extensions import db
@@ -182,48 +183,81 @@ def add_event_deliveries(event: str, scan_run_id: int) -> int:
     Endpoints that already have a delivery of this event for this run are skipped, so
     this is idempotent. Returns how many deliveries were added.
     """
-    if event not in WEBHOOK_EVENTS:
-        raise ValueError(f"unknown webhook event {event!r}")
-    run = db.session.get(ScanRun, scan_run_id)
-    if run is None:
-        return 0
-    endpoints = db.session.execute(
-        select(WebhookEndpoint.id, Project.organization_id)
-        .join(Project, Project.organization_id == WebhookEndpoint.organization_id)
-        .where(Project.id == run.project_id, WebhookEndpoint.active)
-        .order_by(WebhookEndpoint.id)
-    ).all()
-    if not endpoints:  # the common case costs one query
-        return 0
-    already = set(
-        db.session.scalars(
-            select(WebhookDelivery.endpoint_id).where(
-                WebhookDelivery.scan_run_id == run.id, WebhookDelivery.event_type == event
+    return RunEvents(scan_run_id).add(event)
+
+
+class RunEvents:
+    """The events of one run, its endpoints read once for all of them.
+
+    A completed run sends ``scan_run.completed`` and then, once its report is made,
+    ``report.ready``: one query, on first use, reads the organization's active endpoints
+    together with the events each already has for the run, and serves every event added
+    after it in the same transaction.
+    """
+
+    def __init__(self, scan_run_id: int) -> None:
+        self.scan_run_id = scan_run_id
+        self._organization_id: int | None = None
+        self._endpoints: list[int] | None = None
+        self._sent: set[tuple[int, str]] = set()  # (endpoint id, event) delivered already
+
+    def add(self, event: str) -> int:
+        """Add one event's deliveries and their outbox jobs to the current transaction.
+
+        Endpoints that already have a delivery of this event for this run are skipped,
+        so this is idempotent. Returns how many deliveries were added.
+        """
+        if event not in WEBHOOK_EVENTS:
+            raise ValueError(f"unknown webhook event {event!r}")
+        run = db.session.get(ScanRun, self.scan_run_id)
+        if run is None:
+            return 0
+        if self._endpoints is None:
+            self._read_endpoints(run)
+        if not self._endpoints:  # the common case costs one query for all events
+            return 0
+        body = orjson.dumps(event_payload(event, run, self._organization_id)).decode()
+        created = []
+        for endpoint_id in self._endpoints:
+            if (endpoint_id, event) in self._sent:
+                continue
+            delivery = WebhookDelivery(
+                endpoint_id=endpoint_id,
+                scan_run_id=run.id,
+                event_type=event,
+                message_id="msg_" + secrets.token_urlsafe(18),
+                payload=body,
+                status="pending",
+                attempts=0,
+                next_attempt_at=utcnow(),
             )
-        )
-    )
-    body = orjson.dumps(event_payload(event, run, endpoints[0].organization_id)).decode()
-    created = []
-    for endpoint_id, _organization_id in endpoints:
-        if endpoint_id in already:
-            continue
-        delivery = WebhookDelivery(
-            endpoint_id=endpoint_id,
-            scan_run_id=run.id,
-            event_type=event,
-            message_id="msg_" + secrets.token_urlsafe(18),
-            payload=body,
-            status="pending",
-            attempts=0,
-            next_attempt_at=utcnow(),
-        )
-        db.session.add(delivery)
-        created.append(delivery)
-    db.session.flush()
-    for delivery in created:
-        outbox.record("deliver_webhook", delivery_id=delivery.id, attempt=1)
-    log.info("scan run %s: %s queued for %d endpoint(s)", run.id, event, len(created))
-    return len(created)
+            db.session.add(delivery)
+            created.append(delivery)
+        db.session.flush()
+        for delivery in created:
+            outbox.record("deliver_webhook", delivery_id=delivery.id, attempt=1)
+            self._sent.add((delivery.endpoint_id, event))
+        log.info("scan run %s: %s queued for %d endpoint(s)", run.id, event, len(created))
+        return len(created)
+
+    def _read_endpoints(self, run: ScanRun) -> None:
+        rows = db.session.execute(
+            select(WebhookEndpoint.id, Project.organization_id, WebhookDelivery.event_type)
+            .join(Project, Project.organization_id == WebhookEndpoint.organization_id)
+            .outerjoin(
+                WebhookDelivery,
+                and_(
+                    WebhookDelivery.endpoint_id == WebhookEndpoint.id,
+                    WebhookDelivery.scan_run_id == run.id,
+                ),
+            )
+            .where(Project.id == run.project_id, WebhookEndpoint.active)
+            .order_by(WebhookEndpoint.id)
+        ).all()
+        # One row per endpoint and delivery it has for the run (one without any).
+        self._endpoints = list(dict.fromkeys(endpoint_id for endpoint_id, _, _ in rows))
+        self._organization_id = rows[0].organization_id if rows else None
+        self._sent = {(endpoint_id, event) for endpoint_id, _, event in rows if event}
 
 
 # --- Attempts -----------------------------------------------------------------------------
