@@ -28,7 +28,7 @@ from flask import current_app
 from sqlalchemy import CompoundSelect, select, union_all, update
 
 from webriskops import notifications
-from webriskops.database import durable_commit
+from webriskops.database import NO_SESSION_SYNC, durable_commit
 from webriskops.extensions import db
 from webriskops.jobs import outbox
 from webriskops.jobs.registry import job
@@ -68,7 +68,8 @@ def redact_snapshots(scan_run_id: int) -> None:
 def _redact(scan_run_id: int, present: set[str]) -> None:
     if not present:  # nothing uploaded: every snapshot is missing, one statement stamps them
         stamped = db.session.execute(
-            update(Artifact).where(*_unredacted(scan_run_id)).values(redacted_at=utcnow())
+            update(Artifact).where(*_unredacted(scan_run_id)).values(redacted_at=utcnow()),
+            execution_options=NO_SESSION_SYNC,
         ).rowcount  # committed with the job's "done" mark
         if stamped:
             log.warning("scan run %s: %d snapshot(s) missing in storage", scan_run_id, stamped)
@@ -113,7 +114,8 @@ def _stamp_batch(scan_run_id: int) -> list[str]:
             # ``pending`` again: a row another job stamped meanwhile is checked anew, and left.
             .where(Artifact.id.in_(batch.scalar_subquery()), *pending)
             .values(redacted_at=utcnow())
-            .returning(Artifact.storage_key)
+            .returning(Artifact.storage_key),
+            execution_options=NO_SESSION_SYNC,
         )
     )
 

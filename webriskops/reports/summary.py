@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 
 from webriskops.extensions import db
 from webriskops.models import Issue, ScanRun
@@ -21,23 +21,39 @@ from webriskops.vocabulary import SEVERITIES
 
 def previous_completed_run_id(run: ScanRun) -> int | None:
     """The id of the project's last completed run before ``run``."""
-    return db.session.scalar(_previous_completed_run(run))
+    return db.session.scalar(_PREVIOUS_COMPLETED_RUN, _run_params(run))
 
 
-def _previous_completed_run(run: ScanRun) -> Select:
-    return (
-        select(ScanRun.id)
-        .where(
-            ScanRun.project_id == run.project_id,
-            ScanRun.status == "completed",
-            ScanRun.id < run.id,
-        )
-        .order_by(ScanRun.id.desc())
-        .limit(1)
+# Statements built once, with the run as parameters: building them per report (and
+# SQLAlchemy computing their cache key) cost more CPU than running them.
+_PREVIOUS_COMPLETED_RUN = (
+    select(ScanRun.id)
+    .where(
+        ScanRun.project_id == bindparam("project_id"),
+        ScanRun.status == "completed",
+        ScanRun.id < bindparam("run_id"),
     )
+    .order_by(ScanRun.id.desc())
+    .limit(1)
+)
+_COMPARED_ISSUES = (
+    select(ScanRun.id, Issue.fingerprint, Issue.severity, Issue.category, Issue.title)
+    .select_from(ScanRun)
+    .outerjoin(Issue, Issue.scan_run_id == ScanRun.id)
+    .where(
+        or_(
+            ScanRun.id == bindparam("run_id"),
+            ScanRun.id == _PREVIOUS_COMPLETED_RUN.scalar_subquery(),
+        )
+    )
+)
 
 
 Issues = dict[str, tuple[str, str, str]]  # fingerprint: severity, category, title
+
+
+def _run_params(run: ScanRun) -> dict[str, int]:
+    return {"run_id": run.id, "project_id": run.project_id}
 
 
 def compared_issues_query(run: ScanRun) -> Select:
@@ -46,17 +62,7 @@ def compared_issues_query(run: ScanRun) -> Select:
     A run without issues still has one row (its id, then nulls), so the previous run is
     known even when it found nothing.
     """
-    return (
-        select(ScanRun.id, Issue.fingerprint, Issue.severity, Issue.category, Issue.title)
-        .select_from(ScanRun)
-        .outerjoin(Issue, Issue.scan_run_id == ScanRun.id)
-        .where(
-            or_(
-                ScanRun.id == run.id,
-                ScanRun.id == _previous_completed_run(run).scalar_subquery(),
-            )
-        )
-    )
+    return _COMPARED_ISSUES.params(_run_params(run))
 
 
 def _compared_issues(run: ScanRun) -> tuple[Issues, int | None, Issues]:
@@ -65,7 +71,7 @@ def _compared_issues(run: ScanRun) -> tuple[Issues, int | None, Issues]:
     before: Issues = {}
     previous_id = None
     for run_id, fingerprint, severity, category, title in db.session.execute(
-        compared_issues_query(run)
+        _COMPARED_ISSUES, _run_params(run)
     ):
         if run_id != run.id:
             previous_id = run_id

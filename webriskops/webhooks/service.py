@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 import orjson
 from flask import current_app
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from webriskops.database import durable_commit
 from webriskops.extensions import db
@@ -186,6 +186,23 @@ def add_event_deliveries(event: str, scan_run_id: int) -> int:
     return RunEvents(scan_run_id).add(event)
 
 
+# The active endpoints of a run's organization, each with the events it already has for
+# the run; built once (per finished run, building it cost more CPU than running it).
+_ENDPOINTS_OF_RUN = (
+    select(WebhookEndpoint.id, Project.organization_id, WebhookDelivery.event_type)
+    .join(Project, Project.organization_id == WebhookEndpoint.organization_id)
+    .outerjoin(
+        WebhookDelivery,
+        and_(
+            WebhookDelivery.endpoint_id == WebhookEndpoint.id,
+            WebhookDelivery.scan_run_id == bindparam("run_id"),
+        ),
+    )
+    .where(Project.id == bindparam("project_id"), WebhookEndpoint.active)
+    .order_by(WebhookEndpoint.id)
+)
+
+
 class RunEvents:
     """The events of one run, its endpoints read once for all of them.
 
@@ -242,17 +259,7 @@ class RunEvents:
 
     def _read_endpoints(self, run: ScanRun) -> None:
         rows = db.session.execute(
-            select(WebhookEndpoint.id, Project.organization_id, WebhookDelivery.event_type)
-            .join(Project, Project.organization_id == WebhookEndpoint.organization_id)
-            .outerjoin(
-                WebhookDelivery,
-                and_(
-                    WebhookDelivery.endpoint_id == WebhookEndpoint.id,
-                    WebhookDelivery.scan_run_id == run.id,
-                ),
-            )
-            .where(Project.id == run.project_id, WebhookEndpoint.active)
-            .order_by(WebhookEndpoint.id)
+            _ENDPOINTS_OF_RUN, {"run_id": run.id, "project_id": run.project_id}
         ).all()
         # One row per endpoint and delivery it has for the run (one without any).
         self._endpoints = list(dict.fromkeys(endpoint_id for endpoint_id, _, _ in rows))
