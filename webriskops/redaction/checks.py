@@ -13,7 +13,7 @@ import hashlib
 import math
 import re
 import zlib
-from collections import Counter
+from collections import Counter, deque
 
 _BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Bytes of an identifier a value is assigned to (``DD_API_KEY``, ``$config.token``).
@@ -517,6 +517,12 @@ _VENDORS = (
     (b"hf", "huggingface_token"),
 )
 VENDOR_KINDS = frozenset(kind for _, kind in _VENDORS)
+_VENDOR_KIND = dict(_VENDORS)
+# Every place a vendor's word starts (a lookahead: words may overlap), the shortest word
+# first at each: the last match is the vendor named nearest the value.
+_VENDOR_WORD = re.compile(
+    rb"(?=(" + b"|".join(re.escape(word) for word in sorted(_VENDOR_KIND, key=len)) + rb"))"
+)
 _ID_VALUE = re.compile(rb"^(?:[0-9]{15,}|[0-9a-fA-F]{24,}|su[A-Za-z0-9]{12})$")
 
 
@@ -531,8 +537,8 @@ def vendor_value(text: bytes, start: int, end: int, kind: str) -> str | None:
         return None  # ``twitter_url``, ``square_size``; but ``asana_client_id`` = 16 digits
     if not (looks_random(value, 10) or _ID_VALUE.match(value)):
         return None
-    found = max(((lower.rfind(word), -len(word), kind) for word, kind in _VENDORS))
-    return found[2] if found[0] >= 0 else "generic_secret"
+    last = deque(_VENDOR_WORD.finditer(lower), maxlen=1)
+    return _VENDOR_KIND[last[0][1]] if last else "generic_secret"
 
 
 def named_value(text: bytes, start: int, end: int, kind: str) -> str | None:
