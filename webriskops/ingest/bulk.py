@@ -104,7 +104,8 @@ def _insert_postgresql(batch: _Batch, key: str | None) -> list[int]:
         # so psycopg keeps it converted and PostgreSQL prepared (``VALUES (…), (…)``
         # differs per row count, and psycopg converts one of over 50 parameters anew).
         columns = zip(*(batch.psycopg_values(row) for row in batch.rows), strict=True)
-        cursor.execute(_unnest_statement(batch, key), [list(column) for column in columns])
+        statement = _unnest_statement(batch.table, tuple(batch.names), key)
+        cursor.execute(statement, [list(column) for column in columns])
         if key is None:
             return []
         # RETURNING follows no promised order; the key maps each id back to its row.
@@ -122,16 +123,12 @@ def _insert_postgresql(batch: _Batch, key: str | None) -> list[int]:
 
 
 @functools.cache
-def _unnest_statement_for(table: Table, names: tuple[str, ...], key: str | None) -> str:
+def _unnest_statement(table: Table, names: tuple[str, ...], key: str | None) -> str:
+    """``INSERT … SELECT * FROM unnest(<one typed array per column>)``, built once per shape."""
     dialect = postgresql.dialect()
     arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=dialect)}[]" for name in names)
     statement = f'INSERT INTO "{table.name}" ({_quoted(names)}) SELECT * FROM unnest({arrays})'  # noqa: S608 - names from the table
     return statement if key is None else statement + f' RETURNING "{key}", id'
-
-
-def _unnest_statement(batch: _Batch, key: str | None) -> str:
-    """``INSERT … SELECT * FROM unnest(<one typed array per column>)``, built once per shape."""
-    return _unnest_statement_for(batch.table, tuple(batch.names), key)
 
 
 def _insert_sqlite(batch: _Batch, key: str | None) -> list[int]:

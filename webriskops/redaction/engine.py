@@ -114,10 +114,12 @@ _BY_PLACE = frozenset(
 )
 
 
+# Rules whose values are judged by the name they are assigned to.
+_JUDGED_BY_NAME = frozenset({"generic_secret", "vendor_secret"})
 # Kinds whose documented examples are not set aside before their check: values found by
 # their place are judged by their checks alone, and the checks of values judged by their
 # name set examples aside themselves (checked in tests/redaction/test_rule_choice.py).
-_JUDGES_EXAMPLES = _BY_PLACE | {"generic_secret", "vendor_secret"}
+_JUDGES_EXAMPLES = _BY_PLACE | _JUDGED_BY_NAME
 
 
 # RE2's default budget (8 MiB) is too small for the automaton of the assignment rules:
@@ -135,9 +137,6 @@ _SPAN_OPTIONS.never_capture = True
 # (a rule's match ends with at most one byte of context, ``(?:[^A-Za-z0-9]|$)``; the
 # rest only keeps a ``\b`` or ``$`` at the match's end reading the real next byte).
 _PICK_CONTEXT = 64
-
-# Rules whose values are judged by the name they are assigned to.
-_JUDGED_BY_NAME = frozenset({"generic_secret", "vendor_secret"})
 
 
 def marker(kind: str) -> bytes:
