@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import math
 import re
@@ -19,6 +20,10 @@ _BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Bytes of an identifier a value is assigned to (``DD_API_KEY``, ``$config.token``).
 _IDENT_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$-"
 _TOKEN_GLUE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"
+# Single bytes are looked for as integers: ``32 in value`` is a byte search, while
+# ``b" " in value`` first tries to read its operand as an integer and fails (``str``
+# below for longer needles).
+_SPACE, _TAB = b" \t"
 _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 # Names that carry hashes, ids and settings rather than secrets (``token_hash``,
@@ -103,7 +108,10 @@ def entropy(value: bytes) -> float:
     if not value:
         return 0.0
     total = len(value)
-    spread = sum(map(_n_log2_n, Counter(value).values()))
+    counts = Counter(value).values()
+    # Indexing the table in C, without a Python call per distinct byte, when it holds
+    # every count (each is at most the value's length).
+    spread = sum(map(_N_LOG2_N.__getitem__ if total < len(_N_LOG2_N) else _n_log2_n, counts))
     # Clamped: rounding may leave a value of one repeated byte a hair below zero.
     return max(0.0, math.log2(total) - spread / total)
 
@@ -290,12 +298,30 @@ def query_value(text: bytes, start: int, end: int, kind: str) -> str | None:
 _ENTITY = re.compile(rb"&[A-Za-z#0-9]{1,8};")
 
 
+# What a name says is cached by the name: evidence repeats a few names (``password``,
+# ``api_key``) in many places, and each of these searches tries every alternative of a
+# long regex at every byte. Names are at most ``_NAME_MAX`` bytes, so the caches stay small.
+_NAME_CACHE = 4096
+
+
+@functools.lru_cache(maxsize=_NAME_CACHE)
+def _harmless(name: bytes) -> bool:
+    """A name that carries hashes, ids or settings (``token_hash``, ``twitter_url``)."""
+    return _HARMLESS_NAME.search(name) is not None
+
+
+@functools.lru_cache(maxsize=_NAME_CACHE)
 def _names_no_secret(name: bytes) -> bool:
     """A name of a hash, an id or a setting (``token_hash``, ``sessionTimeout``)."""
     return bool(
-        (_HARMLESS_NAME.search(name) or _HARMLESS_CAMEL.search(name))
-        and not _SESSION_NAME.search(name)
+        (_harmless(name) or _HARMLESS_CAMEL.search(name)) and not _SESSION_NAME.search(name)
     )
+
+
+@functools.lru_cache(maxsize=_NAME_CACHE)
+def _names_password(name: bytes) -> bool:
+    """A name that says password (``DB_PASSWORD``, ``pwd``)."""
+    return _PASSWORD_NAME.search(name) is not None
 
 
 def secret_name(text: bytes, start: int, end: int, kind: str) -> str | None:
@@ -327,8 +353,8 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
         or _in_url(text, name_start, start)
     ):
         return None
-    spaced = b" " in value or b"\t" in value
-    if _PASSWORD_NAME.search(name):
+    spaced = _SPACE in value or _TAB in value
+    if _names_password(name):
         if _NAMES_A_PASSWORD.match(value):
             return None  # ``current-password``, ``password_confirmation``: a field's name
         line_start = max(
@@ -362,15 +388,7 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
 # these runs (8 identical placeholder letters in base62 are about 1 in 10^14).
 # The words are looked for with ``in`` on the lowered value, the shapes with one small
 # regex: one alternation of both in Python ``re`` cost most of a candidate's check time.
-_EXAMPLE_WORDS = (
-    b"example",
-    b"your_",
-    b"your-",
-    b"placeholder",
-    b"changeme",
-    b"dummy",
-    b"redacted",
-)
+_EXAMPLE_WORDS = ("example", "your_", "your-", "placeholder", "changeme", "dummy", "redacted")
 # A template names a variable: ``@@DB_PASSWORD@@``. Bare ``@@`` is no template: Django's
 # key alphabet has ``@``, and about one generated key in 50 holds ``@@``; its lower-case
 # alphabet never spells an upper-case name.
@@ -381,20 +399,23 @@ _EXAMPLE_SHAPE = re.compile(
 
 def is_example_token(value: bytes) -> bool:
     """A token-shaped value that is a documented example or a template, not a secret."""
-    lower = value.lower()
+    # Looked for in a ``str``: CPython 3.11 tries ``bytes in bytes`` as an integer first
+    # and raises and clears a TypeError each time (about 0.5 µs), ten times ``str in str``.
+    lowered = value.lower()
+    lower = lowered.decode("latin-1")
     for word in _EXAMPLE_WORDS:
         if word in lower:
             return True
     # The shape regex only when a value holds what it looks for: it tries its every
     # alternative at every byte, and is the costliest step of the commonest check.
     if (
-        b"here" not in lower
-        and b"<" not in lower
-        and b"0" * 12 not in lower
-        and b"${" not in lower
-        and b"@@" not in lower
-        and b"{{" not in lower
-        and _FILL_RUN not in lower.translate(_FILL_MARKS)
+        "here" not in lower
+        and "<" not in lower
+        and "0" * 12 not in lower
+        and "${" not in lower
+        and "@@" not in lower
+        and "{{" not in lower
+        and _FILL_RUN not in lowered.translate(_FILL_MARKS).decode("latin-1")
     ):
         return False
     return _EXAMPLE_SHAPE.search(value) is not None
@@ -403,7 +424,7 @@ def is_example_token(value: bytes) -> bool:
 # ``[x*#]{8}`` without a regex: the fill characters all become NUL, then a run of 8 is
 # one substring search (long base64 values hold eight ``x`` often, a run of them never).
 _FILL_MARKS = bytes.maketrans(b"x*#", b"\0\0\0")
-_FILL_RUN = b"\0" * 8
+_FILL_RUN = "\0" * 8
 
 
 _TYPE_WORDS = frozenset(
@@ -529,15 +550,20 @@ _ID_VALUE = re.compile(rb"^(?:[0-9]{15,}|[0-9a-fA-F]{24,}|su[A-Za-z0-9]{12})$")
 def vendor_value(text: bytes, start: int, end: int, kind: str) -> str | None:
     """A value assigned to a vendor's key, token, secret or id: named after the vendor."""
     value = text[start:end]
-    name_start, name = _name_before(text, start)
-    lower = name.lower()
+    _, name = _name_before(text, start)
     if _PLACEHOLDER.match(value) or _PUBLIC_LOCATION.match(value) or is_example_token(value):
         return None
-    if _HARMLESS_NAME.search(name) and not _ID_VALUE.match(value):
+    if _harmless(name) and not _ID_VALUE.match(value):
         return None  # ``twitter_url``, ``square_size``; but ``asana_client_id`` = 16 digits
     if not (looks_random(value, 10) or _ID_VALUE.match(value)):
         return None
-    last = deque(_VENDOR_WORD.finditer(lower), maxlen=1)
+    return _vendor_kind(name)
+
+
+@functools.lru_cache(maxsize=_NAME_CACHE)
+def _vendor_kind(name: bytes) -> str:
+    """The kind of the vendor named nearest the end of ``name``; a generic secret if none."""
+    last = deque(_VENDOR_WORD.finditer(name.lower()), maxlen=1)
     return _VENDOR_KIND[last[0][1]] if last else "generic_secret"
 
 
