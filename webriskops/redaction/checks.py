@@ -23,7 +23,7 @@ _TOKEN_GLUE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
 # Single bytes are looked for as integers: ``32 in value`` is a byte search, while
 # ``b" " in value`` first tries to read its operand as an integer and fails (``str``
 # below for longer needles).
-_SPACE, _TAB = b" \t"
+_SPACE, _TAB, _DOT, _SEMICOLON, _EQUALS = b" \t.;="
 _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 # Names that carry hashes, ids and settings rather than secrets (``token_hash``,
@@ -121,35 +121,39 @@ _UPPERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWERS = b"abcdefghijklmnopqrstuvwxyz"
 
 
-def _classes(value: bytes) -> int:
-    """How many of digits, upper case, lower case and other characters ``value`` has."""
-    # ``translate`` deletes a class in C: four of them cost less than one regex search.
-    size = len(value)
+def _kinds(value: bytes) -> tuple[bool, bool, bool, bool]:
+    """Whether ``value`` has digits, upper case, lower case and other characters."""
+    # ``translate`` deletes a class in C: three of them cost less than one regex search.
     no_digits = value.translate(None, _DIGITS)
     no_uppers = no_digits.translate(None, _UPPERS)
     no_letters = no_uppers.translate(None, _LOWERS)
     return (
-        (len(no_digits) < size)
-        + (len(no_uppers) < len(no_digits))
-        + (len(no_letters) < len(no_uppers))
-        + (len(no_letters) > 0)
+        len(no_digits) < len(value),
+        len(no_uppers) < len(no_digits),
+        len(no_letters) < len(no_uppers),
+        len(no_letters) > 0,
     )
+
+
+def _classes(value: bytes) -> int:
+    """How many of digits, upper case, lower case and other characters ``value`` has."""
+    return sum(_kinds(value))
 
 
 def looks_random(value: bytes, min_length: int = 12) -> bool:
     """A value that reads like a generated secret rather than a word or an identifier."""
-    if len(value) < min_length:
+    size = len(value)
+    if size < min_length:
         return False
-    if _DOTTED_IDENTIFIER.match(value) and not _RANDOM_SEGMENT.search(value):
+    if _DOT in value and _DOTTED_IDENTIFIER.match(value) and not _RANDOM_SEGMENT.search(value):
         # ``e.target.value`` in minified code; a signed cookie (``payload.ts.signature``)
         # also reads as dotted names, but has long segments of mixed letters and digits.
         return False
-    no_digits = value.translate(None, _DIGITS)
-    has_digit = len(no_digits) < len(value)
-    has_alpha = len(no_digits.translate(None, _UPPERS + _LOWERS)) < len(no_digits)
-    if not (has_digit and has_alpha) and len(value) < 32:
+    digit, upper, lower, other = _kinds(value)
+    if not (digit and (upper or lower)) and size < 32:
         return False
-    return entropy(value) >= (3.0 if len(value) < 24 else 3.3) and _classes(value) >= 2
+    # The entropy last: it counts every byte, the rest only deletes classes in C.
+    return digit + upper + lower + other >= 2 and entropy(value) >= (3.0 if size < 24 else 3.3)
 
 
 def _base62_crc(payload: bytes) -> bytes:
@@ -362,7 +366,7 @@ def assignment(text: bytes, start: int, end: int, kind: str) -> str | None:
             name_start - _LINE_LOOKBACK,
         )
         before = _ENTITY.sub(b"", text[line_start:name_start])
-        if b";" in before and b"=" in before:
+        if _SEMICOLON in before and _EQUALS in before:
             # ``Server=db;User Id=app;Password=…``: any length is a password here.
             return "connection_string_password"
         if spaced:
