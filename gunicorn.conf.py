@@ -1,4 +1,4 @@
-"""gunicorn settings read from this file by default: the metrics files of the web workers.
+"""gunicorn settings read from this file by default: metrics files and each worker's heap.
 
 ``/metrics`` adds up the postback counts of every gunicorn worker through
 prometheus_client's multiprocess mode, which keeps them in files under
@@ -20,6 +20,13 @@ def on_starting(server) -> None:
     )
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
+
+
+def post_worker_init(worker) -> None:
+    """The app is loaded: keep the collector off what start-up built (``webriskops.heap``)."""
+    from webriskops import heap
+
+    heap.settle()
 
 
 def child_exit(server, worker) -> None:

@@ -30,6 +30,7 @@ from flask import Flask, has_app_context
 from rq import get_current_job
 from rq.worker import SimpleWorker
 
+from webriskops import heap
 from webriskops.database import relax_commits
 from webriskops.extensions import db
 from webriskops.jobs import outbox, queue, registry, runner
@@ -102,6 +103,7 @@ class OutboxWorker(SimpleWorker):
     def bootstrap(self, *args, **kwargs) -> None:
         """Build the app before the first job, then register the worker as usual."""
         self.app = worker_app()
+        heap.settle()
         super().bootstrap(*args, **kwargs)
 
     def work(self, burst: bool = False, **kwargs) -> bool:
