@@ -297,10 +297,16 @@ def _set(outbox_id: int, **values) -> None:
 
 @functools.cache
 def _set_statement(names: frozenset[str]) -> Update:
-    """``UPDATE outbox_jobs SET <names> WHERE id = :outbox_id``, built once per set of names."""
+    """``UPDATE outbox_jobs SET <names> WHERE id = :outbox_id``, built once per set of names.
+
+    On the table, not the mapped class: the ORM's bulk-update steps (the session's
+    autoflush, its compile state) cost about 0.1 ms of CPU per statement and do nothing
+    for a row the session never loads; the commit right after flushes the session anyway.
+    """
+    table = OutboxJob.__table__
     # Bound as ``new_<name>``: SQLAlchemy keeps a column's own name for its SET value.
     return (
-        update(OutboxJob)
-        .where(OutboxJob.id == bindparam("outbox_id"))
+        update(table)
+        .where(table.c.id == bindparam("outbox_id"))
         .values({name: bindparam(f"new_{name}") for name in sorted(names)})
     )
