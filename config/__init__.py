@@ -108,7 +108,9 @@ class Config:
     TESTING = False
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping: PostgreSQL connections the server closed are replaced at checkout
+    # without a round trip (webriskops.database).
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Without REDIS_URL: run after-commit jobs in a background pool of the web process
     # (the 202 goes out first). The test suite runs them inline to assert on them.

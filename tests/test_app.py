@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import psycopg
 import pytest
 
 from config import database_url, parse_boolean, parse_int, parse_rate_limit
@@ -129,3 +130,25 @@ def test_request_log_is_one_json_line_without_payload(client, make_run, scanner_
     line = JsonFormatter().format(access[0])
     assert json.loads(line)["status"] == 202
     assert "very-distinctive-evidence" not in caplog.text
+
+
+def test_a_pooled_connection_the_server_ended_is_replaced_before_use(
+    app, pg_url, client, scanner_headers, make_run
+):
+    # As after a PostgreSQL restart: the pooled connections are dead, the next request works.
+    from webriskops.extensions import db
+
+    run = make_run()
+    db.session.remove()
+    assert db.engine.pool.checkedin() >= 1
+    with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    assert ended and all(done for (done,) in ended)
+    body = json.dumps(payloads.completed(run.id))
+    response = client.post(
+        "/api/scanner/results", data=body, headers=scanner_headers, content_type="application/json"
+    )
+    assert response.status_code == 202, response.json

@@ -1,5 +1,11 @@
 """Engine settings per database: SQLite gets WAL and a busy timeout, writers lock rows.
 
+A pooled PostgreSQL connection is checked at checkout without a round trip: the server
+that ends a connection (a restart, a stop, ``pg_terminate_backend``) says so on its
+socket, so an idle connection whose socket has something to read is dead and is
+replaced before the request uses it. ``pool_pre_ping`` did the same with a ``SELECT 1``
+per checkout, a round trip per postback and per finished run.
+
 The embedded default (SQLite) must serve several gunicorn workers, so every
 connection turns on WAL (readers never wait for the writer) and a busy timeout
 (writers queue instead of failing with "database is locked"). A postback takes the
@@ -11,8 +17,10 @@ waiting. On PostgreSQL the same call is a no-op and rows are locked with
 
 from __future__ import annotations
 
+import select
+
 from flask import Flask
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Engine
 
 from webriskops.extensions import db
@@ -30,6 +38,23 @@ def init_app(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "checkout", _refuse_closed_by_server)
+
+
+def _refuse_closed_by_server(dbapi_connection, _record, _proxy) -> None:
+    """Make the pool replace a connection the server has closed (SQLAlchemy's pessimistic check).
+
+    Between requests a connection is idle: the server sends nothing on it unless it ends
+    it (its last error message, then end of file). Anything to read means that, and the
+    pool, told by ``DisconnectionError``, opens a new connection in its place.
+    """
+    if dbapi_connection.closed:
+        raise exc.DisconnectionError("connection closed")
+    poll = select.poll()
+    poll.register(dbapi_connection.fileno(), select.POLLIN)
+    if poll.poll(0):
+        raise exc.DisconnectionError("the server closed the connection")
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:

@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import CompoundSelect, select, union_all, update
+from sqlalchemy import CompoundSelect, bindparam, select, union_all, update
 
 from webriskops import notifications
-from webriskops.database import NO_SESSION_SYNC, durable_commit
+from webriskops.database import durable_commit
 from webriskops.extensions import db
 from webriskops.jobs import outbox
 from webriskops.jobs.registry import job
@@ -68,8 +68,7 @@ def redact_snapshots(scan_run_id: int) -> None:
 def _redact(scan_run_id: int, present: set[str]) -> None:
     if not present:  # nothing uploaded: every snapshot is missing, one statement stamps them
         stamped = db.session.execute(
-            update(Artifact).where(*_unredacted(scan_run_id)).values(redacted_at=utcnow()),
-            execution_options=NO_SESSION_SYNC,
+            _STAMP_UNREDACTED, {"run_id": scan_run_id, "now": utcnow()}
         ).rowcount  # committed with the job's "done" mark
         if stamped:
             log.warning("scan run %s: %d snapshot(s) missing in storage", scan_run_id, stamped)
@@ -90,13 +89,33 @@ def _redact(scan_run_id: int, present: set[str]) -> None:
             db.session.commit()  # more to come: a job killed from here on keeps these
 
 
-def _unredacted(scan_run_id: int) -> tuple:
-    """The conditions of a run's snapshots not redacted yet."""
-    return (
-        Artifact.scan_run_id == scan_run_id,
-        Artifact.kind == "html_snapshot",
-        Artifact.redacted_at.is_(None),
+# The stamps are built once, on the table (not the mapped class, whose ORM update steps
+# do nothing for rows the session never loads): built per run, the statement cost more
+# CPU than running it. ``run_id``, ``now`` and the batch size are bound at each use.
+_ARTIFACTS = Artifact.__table__
+# The conditions of a run's snapshots not redacted yet.
+_UNREDACTED = (
+    _ARTIFACTS.c.scan_run_id == bindparam("run_id"),
+    _ARTIFACTS.c.kind == "html_snapshot",
+    _ARTIFACTS.c.redacted_at.is_(None),
+)
+_STAMP_UNREDACTED = update(_ARTIFACTS).where(*_UNREDACTED).values(redacted_at=bindparam("now"))
+_STAMP_BATCH = (
+    update(_ARTIFACTS)
+    # ``_UNREDACTED`` again: a row another job stamped meanwhile is checked anew, and left.
+    .where(
+        _ARTIFACTS.c.id.in_(
+            select(_ARTIFACTS.c.id)
+            .where(*_UNREDACTED)
+            .order_by(_ARTIFACTS.c.id)
+            .limit(bindparam("batch"))
+            .scalar_subquery()
+        ),
+        *_UNREDACTED,
     )
+    .values(redacted_at=bindparam("now"))
+    .returning(_ARTIFACTS.c.storage_key)
+)
 
 
 def _stamp_batch(scan_run_id: int) -> list[str]:
@@ -106,18 +125,8 @@ def _stamp_batch(scan_run_id: int) -> list[str]:
     commits only once they are: a stamp anyone else can see means a redacted snapshot,
     and the SELECT of what is pending and the UPDATE stamping it are one statement.
     """
-    pending = _unredacted(scan_run_id)
-    batch = select(Artifact.id).where(*pending).order_by(Artifact.id).limit(STAMP_BATCH)
-    return list(
-        db.session.scalars(
-            update(Artifact)
-            # ``pending`` again: a row another job stamped meanwhile is checked anew, and left.
-            .where(Artifact.id.in_(batch.scalar_subquery()), *pending)
-            .values(redacted_at=utcnow())
-            .returning(Artifact.storage_key),
-            execution_options=NO_SESSION_SYNC,
-        )
-    )
+    parameters = {"run_id": scan_run_id, "now": utcnow(), "batch": STAMP_BATCH}
+    return list(db.session.scalars(_STAMP_BATCH, parameters))
 
 
 def _redact_object(store: ObjectStorage, redactor: Redactor, key: str) -> None:
@@ -308,6 +317,9 @@ def finish_scan_run(scan_run_id: int) -> None:
     try:
         for _name, _args, step in FOLLOW_UPS[run.status](run, present):
             step()
+        # A write a step left pending fails here, where the steps are retried one by one,
+        # not at the runner's commit (the stamps and the done mark do not flush the session).
+        db.session.flush()
         return
     except Exception:  # noqa: BLE001 - the steps run one by one below
         db.session.rollback()

@@ -23,14 +23,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import Connection, Update, bindparam, text, update
+from sqlalchemy import BigInteger, Connection, Integer, String, Update, bindparam, text, update
 
 from webriskops.database import NO_SESSION_SYNC, is_postgresql
 from webriskops.extensions import db
 from webriskops.jobs import registry
 from webriskops.jobs.timeouts import JobTimeout, time_limit
 from webriskops.models import OutboxJob
-from webriskops.models.base import as_utc, utcnow
+from webriskops.models.base import Json, Timestamp, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +52,15 @@ def run(outbox_id: int) -> str:
 def run_batch(outbox_ids: list[int]) -> list[str]:
     """Run the tasks behind several outbox rows, one after the other; what happened to each.
 
-    The rows' locks are taken in one round trip and their attempts counted in one
-    statement and commit before the first task runs, so a row costs its task, its "done"
-    mark and little else (one by one, locking and claiming were a third of a small
+    On PostgreSQL the rows' locks are taken and their attempts counted in one statement
+    (committed on its own) before the first task runs, so a row costs its task, its
+    "done" mark and little else (one by one, locking and claiming were a third of a small
     job). A worker killed mid-batch has counted an attempt for the rows it had not
     reached yet: they are swept and run again like the one it was running. A row named
     twice runs once (the second is "skipped").
     """
     unique = list(dict.fromkeys(outbox_ids))
-    with _exclusive(unique) as acquired:
-        claimed = _claim([outbox_id for outbox_id in unique if outbox_id in acquired])
+    with _exclusive_claim(unique) as (acquired, claimed):
         outcomes = {}
         for outbox_id in unique:
             if outbox_id not in acquired:
@@ -94,11 +93,51 @@ def _exclusive(outbox_ids: list[int]) -> Iterator[set[int]]:
         acquired = list(connection.scalars(_TRY_LOCKS, {"keys": keys}))
         yield {key - LOCK_BASE for key in acquired}
     finally:
-        try:
-            if acquired:
-                connection.execute(_UNLOCK, {"keys": acquired})
-        except Exception:  # noqa: BLE001 - never keep a connection that may hold a lock
-            _drop_lock_connection()
+        _unlock(connection, acquired)
+
+
+@contextmanager
+def _exclusive_claim(
+    outbox_ids: list[int],
+) -> Iterator[tuple[set[int], dict[int, tuple[str, dict, int]]]]:
+    """Lock the rows of ``outbox_ids`` (distinct) and claim the locked ones (``_claim``).
+
+    Yields the rows this process could lock, held until the end, and what ``_claim``
+    returns for those it claimed. On PostgreSQL both happen in one statement on the lock
+    connection, committed by itself: four round trips fewer per batch than locking, then
+    claiming through the session (its checkout's ping, ``BEGIN``, the ``UPDATE``,
+    ``COMMIT``).
+    """
+    if not is_postgresql():
+        yield set(outbox_ids), _claim(outbox_ids)
+        return
+    keys = [LOCK_BASE + outbox_id for outbox_id in outbox_ids]
+    connection = _lock_connection()
+    try:
+        rows = connection.execute(
+            _LOCK_AND_CLAIM, {"keys": keys, "now": utcnow(), "max_attempts": MAX_ATTEMPTS}
+        ).all()
+    except Exception:
+        # Locks taken by a statement that failed stay taken; only closing the session
+        # gives them back.
+        _drop_lock_connection()
+        raise
+    acquired = [LOCK_BASE + row.id for row in rows]
+    try:
+        yield (
+            {row.id for row in rows},
+            {row.id: (row.name, dict(row.args), row.attempts) for row in rows if row.name},
+        )
+    finally:
+        _unlock(connection, acquired)
+
+
+def _unlock(connection: Connection, keys: list[int]) -> None:
+    try:
+        if keys:
+            connection.execute(_UNLOCK, {"keys": keys})
+    except Exception:  # noqa: BLE001 - never keep a connection that may hold a lock
+        _drop_lock_connection()
 
 
 # One round trip for a batch's locks, and one to give them back.
@@ -106,6 +145,33 @@ _TRY_LOCKS = text(
     "SELECT key FROM unnest(CAST(:keys AS bigint[])) AS key WHERE pg_try_advisory_lock(key)"
 )
 _UNLOCK = text("SELECT pg_advisory_unlock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")
+# The batch's locks and ``_CLAIM`` of the rows locked, in one round trip: every row this
+# connection locked, with its task name, arguments and attempt if it was claimed (a row
+# it locked but could not claim has no name). The lock CTE is evaluated once per key, as a
+# volatile CTE always is; the ``UPDATE`` sees a row as it is when it gets there, so a
+# row another worker finished (and unlocked) after this statement began is not claimed.
+_LOCK_AND_CLAIM = (
+    text(
+        """
+        WITH locked AS (
+            SELECT key - :lock_base AS id
+            FROM unnest(CAST(:keys AS bigint[])) AS key
+            WHERE pg_try_advisory_lock(key)
+        ), claimed AS (
+            UPDATE outbox_jobs SET attempts = attempts + 1, started_at = :now
+            WHERE id IN (SELECT id FROM locked)
+              AND state IN ('pending', 'enqueued')
+              AND available_at <= :now
+              AND attempts < :max_attempts
+            RETURNING id, name, args, attempts
+        )
+        SELECT locked.id, claimed.name, claimed.args, claimed.attempts
+        FROM locked LEFT JOIN claimed ON claimed.id = locked.id
+        """
+    )
+    .bindparams(bindparam("now", type_=Timestamp), lock_base=LOCK_BASE)
+    .columns(id=BigInteger, name=String, args=Json, attempts=Integer)
+)
 
 
 def _lock_connection() -> Connection:
@@ -231,10 +297,16 @@ def _set(outbox_id: int, **values) -> None:
 
 @functools.cache
 def _set_statement(names: frozenset[str]) -> Update:
-    """``UPDATE outbox_jobs SET <names> WHERE id = :outbox_id``, built once per set of names."""
+    """``UPDATE outbox_jobs SET <names> WHERE id = :outbox_id``, built once per set of names.
+
+    On the table, not the mapped class: the ORM's bulk-update steps (the session's
+    autoflush, its compile state) cost about 0.1 ms of CPU per statement and do nothing
+    for a row the session never loads; the commit right after flushes the session anyway.
+    """
+    table = OutboxJob.__table__
     # Bound as ``new_<name>``: SQLAlchemy keeps a column's own name for its SET value.
     return (
-        update(OutboxJob)
-        .where(OutboxJob.id == bindparam("outbox_id"))
+        update(table)
+        .where(table.c.id == bindparam("outbox_id"))
         .values({name: bindparam(f"new_{name}") for name in sorted(names)})
     )
