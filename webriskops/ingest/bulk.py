@@ -7,8 +7,9 @@ out, filled in as SQLAlchemy would) and each row's values in that order.
 
 - PostgreSQL goes through psycopg directly (SQLAlchemy's statement layer costs more per
   statement than the statement itself here): a small batch as one ``INSERT … SELECT
-  FROM unnest(…) RETURNING`` of one array per column, a large one with its ids drawn
-  from the table's sequence and the rows streamed with ``COPY``, the fastest way in.
+  FROM jsonb_to_recordset(…) RETURNING`` of the rows as one JSON document, a large one
+  with its ids drawn from the table's sequence and the rows streamed with ``COPY``, the
+  fastest way in.
 - SQLite gets SQLAlchemy's multi-row ``INSERT … RETURNING``.
 """
 
@@ -18,6 +19,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Table, insert
 from sqlalchemy.dialects import postgresql
@@ -48,9 +50,10 @@ class _Batch:
                 # A SQL expression would be evaluated by SQLAlchemy on SQLite only.
                 raise TypeError(f"{table.name}.{column.name}: use server_default for SQL")
             self._defaults.append(default)
-            defaulted.append(column.name)
-        # Checked against the table, so the names are safe to quote into SQL.
-        self.names = [table.c[name].name for name in self._given] + defaulted
+            defaulted.append(str(column.name))
+        # Checked against the table, so the names are safe to quote into SQL; plain
+        # ``str`` (SQLAlchemy's ``quoted_name`` is a subclass orjson takes for no key).
+        self.names = [str(table.c[name].name) for name in self._given] + defaulted
         self._json = frozenset(
             index for index, name in enumerate(self.names) if isinstance(table.c[name].type, JSON)
         )
@@ -100,12 +103,14 @@ def _insert_postgresql(batch: _Batch, key: str | None) -> list[int]:
     cursor = db.session.connection().connection.driver_connection.cursor()
     table = batch.table.name
     if len(batch.rows) < COPY_THRESHOLD:
-        # One array per column: the statement is the same whatever the number of rows,
-        # so psycopg keeps it converted and PostgreSQL prepared (``VALUES (…), (…)``
-        # differs per row count, and psycopg converts one of over 50 parameters anew).
-        columns = zip(*(batch.psycopg_values(row) for row in batch.rows), strict=True)
-        statement = _unnest_statement(batch.table, tuple(batch.names), key)
-        cursor.execute(statement, [list(column) for column in columns])
+        # The rows as one JSON document, typed by the statement: orjson writes it in C,
+        # where psycopg dumps one array per column element by element in Python (390 µs
+        # of CPU for five issue rows, against 51 µs this way). The statement is the same
+        # whatever the number of rows, so PostgreSQL keeps it prepared. The values are
+        # validated upstream: no NUL, no lone surrogate, integers in range.
+        statement = _recordset_statement(batch.table, tuple(batch.names), key)
+        document = orjson.dumps(batch.dicts(), option=orjson.OPT_NAIVE_UTC)
+        cursor.execute(statement, [document.decode()])
         if key is None:
             return []
         # RETURNING follows no promised order; the key maps each id back to its row.
@@ -123,11 +128,15 @@ def _insert_postgresql(batch: _Batch, key: str | None) -> list[int]:
 
 
 @functools.cache
-def _unnest_statement(table: Table, names: tuple[str, ...], key: str | None) -> str:
-    """``INSERT … SELECT * FROM unnest(<one typed array per column>)``, built once per shape."""
+def _recordset_statement(table: Table, names: tuple[str, ...], key: str | None) -> str:
+    """``INSERT … SELECT … FROM jsonb_to_recordset(<rows>)``, built once per shape."""
     dialect = postgresql.dialect()
-    arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=dialect)}[]" for name in names)
-    statement = f'INSERT INTO "{table.name}" ({_quoted(names)}) SELECT * FROM unnest({arrays})'  # noqa: S608 - names from the table
+    columns = _quoted(names)
+    record = ", ".join(f'"{name}" {table.c[name].type.compile(dialect=dialect)}' for name in names)
+    statement = (
+        f'INSERT INTO "{table.name}" ({columns}) '  # noqa: S608 - names from the table
+        f"SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS sent({record})"
+    )
     return statement if key is None else statement + f' RETURNING "{key}", id'
 
 
