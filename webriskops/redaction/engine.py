@@ -415,7 +415,10 @@ class Redactor:
     def _redact_once(self, data: bytes) -> tuple[bytes, bool]:
         spans: list[tuple[int, int, str, int]] = []
         settled = True
-        if self._literals is not None and any(form in data for form in self._literal_forms):
+        # ``find``, not ``in``: CPython 3.11 first tries ``bytes in bytes`` as an integer
+        # search and raises and clears a TypeError each time (checks.py says more).
+        find = data.find
+        if self._literals is not None and any(find(form) >= 0 for form in self._literal_forms):
             spans.extend(
                 (m.start(), m.end(), "scanner_secret", -1) for m in self._literals.finditer(data)
             )
