@@ -52,7 +52,7 @@ class _Batch:
             self._defaults.append(default)
             defaulted.append(str(column.name))
         # Checked against the table, so the names are safe to quote into SQL; plain
-        # ``str`` (SQLAlchemy's ``quoted_name`` is a subclass orjson takes for no key).
+        # ``str``, as orjson takes no subclass (SQLAlchemy's ``quoted_name``) for a key.
         self.names = [str(table.c[name].name) for name in self._given] + defaulted
         self._json = frozenset(
             index for index, name in enumerate(self.names) if isinstance(table.c[name].type, JSON)
