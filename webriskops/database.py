@@ -26,10 +26,6 @@ from sqlalchemy.engine import Engine
 from webriskops.extensions import db
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# For an UPDATE through the session whose rows are not loaded (or are expired by the
-# commit right after it): SQLAlchemy's default first evaluates the WHERE clause against
-# every object in the session, which cost a finished run's jobs more than the statement.
-NO_SESSION_SYNC = {"synchronize_session": False}
 
 
 def init_app(app: Flask) -> None:

@@ -23,14 +23,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import BigInteger, Connection, Integer, String, Update, bindparam, text, update
+from sqlalchemy import BigInteger, Connection, Update, bindparam, select, text, update
 
-from webriskops.database import NO_SESSION_SYNC, is_postgresql
+from webriskops.database import is_postgresql
 from webriskops.extensions import db
 from webriskops.jobs import registry
 from webriskops.jobs.timeouts import JobTimeout, time_limit
 from webriskops.models import OutboxJob
-from webriskops.models.base import Json, Timestamp, as_utc, utcnow
+from webriskops.models.base import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,7 @@ def _exclusive_claim(
     keys = [LOCK_BASE + outbox_id for outbox_id in outbox_ids]
     connection = _lock_connection()
     try:
-        rows = connection.execute(
-            _LOCK_AND_CLAIM, {"keys": keys, "now": utcnow(), "max_attempts": MAX_ATTEMPTS}
-        ).all()
+        rows = connection.execute(_LOCK_AND_CLAIM, {"keys": keys, "now": utcnow()}).all()
     except Exception:
         # Locks taken by a statement that failed stay taken; only closing the session
         # gives them back.
@@ -145,33 +143,48 @@ _TRY_LOCKS = text(
     "SELECT key FROM unnest(CAST(:keys AS bigint[])) AS key WHERE pg_try_advisory_lock(key)"
 )
 _UNLOCK = text("SELECT pg_advisory_unlock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")
-# The batch's locks and ``_CLAIM`` of the rows locked, in one round trip: every row this
+# The rows of a batch this connection could lock (``_TRY_LOCKS``), as row ids.
+_LOCKED = (
+    text(
+        "SELECT key - :lock_base AS id FROM unnest(CAST(:keys AS bigint[])) AS key"
+        " WHERE pg_try_advisory_lock(key)"
+    )
+    .bindparams(lock_base=LOCK_BASE)
+    .columns(id=BigInteger)
+    .cte("locked")
+)
+
+
+def _claim_of(ids) -> Update:
+    """Count an attempt of each due, unfinished row of ``ids``; return what runs it.
+
+    Built once per form (``_CLAIM``, ``_LOCK_AND_CLAIM``): per batch, building it cost
+    more CPU than running it.
+    """
+    table = OutboxJob.__table__
+    return (
+        update(table)
+        .where(
+            table.c.id.in_(ids),
+            table.c.state.in_(("pending", "enqueued")),
+            table.c.available_at <= bindparam("now"),
+            table.c.attempts < MAX_ATTEMPTS,
+        )
+        .values(attempts=table.c.attempts + 1, started_at=bindparam("now"))
+        .returning(table.c.id, table.c.name, table.c.args, table.c.attempts)
+    )
+
+
+_CLAIM = _claim_of(bindparam("ids", expanding=True))
+# The batch's locks and the claim of the rows locked, in one round trip: every row this
 # connection locked, with its task name, arguments and attempt if it was claimed (a row
 # it locked but could not claim has no name). The lock CTE is evaluated once per key, as a
 # volatile CTE always is; the ``UPDATE`` sees a row as it is when it gets there, so a
 # row another worker finished (and unlocked) after this statement began is not claimed.
-_LOCK_AND_CLAIM = (
-    text(
-        """
-        WITH locked AS (
-            SELECT key - :lock_base AS id
-            FROM unnest(CAST(:keys AS bigint[])) AS key
-            WHERE pg_try_advisory_lock(key)
-        ), claimed AS (
-            UPDATE outbox_jobs SET attempts = attempts + 1, started_at = :now
-            WHERE id IN (SELECT id FROM locked)
-              AND state IN ('pending', 'enqueued')
-              AND available_at <= :now
-              AND attempts < :max_attempts
-            RETURNING id, name, args, attempts
-        )
-        SELECT locked.id, claimed.name, claimed.args, claimed.attempts
-        FROM locked LEFT JOIN claimed ON claimed.id = locked.id
-        """
-    )
-    .bindparams(bindparam("now", type_=Timestamp), lock_base=LOCK_BASE)
-    .columns(id=BigInteger, name=String, args=Json, attempts=Integer)
-)
+_CLAIMED = _claim_of(select(_LOCKED.c.id)).cte("claimed")
+_LOCK_AND_CLAIM = select(
+    _LOCKED.c.id, _CLAIMED.c.name, _CLAIMED.c.args, _CLAIMED.c.attempts
+).select_from(_LOCKED.outerjoin(_CLAIMED, _CLAIMED.c.id == _LOCKED.c.id))
 
 
 def _lock_connection() -> Connection:
@@ -212,20 +225,6 @@ def _drop_lock_connection() -> None:
         connection.close()
 
 
-# Built once: per batch, building it cost more CPU than running it.
-_CLAIM = (
-    update(OutboxJob)
-    .where(
-        OutboxJob.id.in_(bindparam("ids", expanding=True)),
-        OutboxJob.state.in_(("pending", "enqueued")),
-        OutboxJob.available_at <= bindparam("now"),
-        OutboxJob.attempts < MAX_ATTEMPTS,
-    )
-    .values(attempts=OutboxJob.attempts + 1, started_at=bindparam("now"))
-    .returning(OutboxJob.id, OutboxJob.name, OutboxJob.args, OutboxJob.attempts)
-)
-
-
 def _claim(outbox_ids: list[int]) -> dict[int, tuple[str, dict, int]]:
     """Count an attempt of each due, unfinished row in one statement and commit.
 
@@ -234,9 +233,7 @@ def _claim(outbox_ids: list[int]) -> dict[int, tuple[str, dict, int]]:
     """
     if not outbox_ids:
         return {}
-    claimed = db.session.execute(
-        _CLAIM, {"ids": outbox_ids, "now": utcnow()}, execution_options=NO_SESSION_SYNC
-    ).all()
+    claimed = db.session.execute(_CLAIM, {"ids": outbox_ids, "now": utcnow()}).all()
     db.session.commit()
     return {row.id: (row.name, dict(row.args), row.attempts) for row in claimed}
 
@@ -290,7 +287,6 @@ def _set(outbox_id: int, **values) -> None:
     db.session.execute(
         _set_statement(frozenset(values)),
         {"outbox_id": outbox_id, **{f"new_{name}": value for name, value in values.items()}},
-        execution_options=NO_SESSION_SYNC,
     )
     db.session.commit()
 
