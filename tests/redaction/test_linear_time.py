@@ -78,6 +78,11 @@ ADVERSARIAL = {
     "vendor_names": _repeat("twitter_key=AAAAAAAAAA"),
     "example_tokens": _repeat("fo1_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX-"),
     "base58_runs": _repeat("5Kb8kLf9zgWQnogidDA76MzPL6TsZZY36hWXMssSzNydYXYB9KF"),
+    # Led automata are matched from every occurrence of their literals (engine._Leads).
+    "glued_leads": _repeat("AKCp"),
+    "glued_facebook_leads": _repeat("EAAb"),
+    "mixed_leads": _repeat("ghp_AKIAeyJsk-EAAxoxb-hf_SSWS "),
+    "overlapping_leads": _repeat("ops_eyJ"),
 }
 
 # ``redact_url`` adds a parameter pass of its own.

@@ -21,14 +21,17 @@ parameters, and per-header rules.
 from __future__ import annotations
 
 import bisect
+import functools
 import html
 import itertools
 import json
 import re
+import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import hyperscan
 import re2
 
 from webriskops.redaction import checks, pick
@@ -185,6 +188,9 @@ class _Group:
         self.by_byte = {byte: tuple(found) for byte, found in by_byte.items()}
         # The bytes no rule of this automaton can start a match with.
         self.no_start = frozenset(range(256)) - self.by_byte.keys()
+        # The literals one of which starts every match, when every rule has them.
+        leads = [_rule_leads(rule) for _, rule in rules]
+        self.leads = None if None in leads else frozenset().union(*leads)
 
     def pick(self, data: bytes, match_start: int, match_end: int) -> tuple[Rule, int, int, int]:
         """``which`` for a span the automaton found: the rule, its value's span, its index.
@@ -213,19 +219,51 @@ class _Group:
         return rule, start, end, index
 
 
+# Leads that are everyday words of page text or start every URL: a rule led by one is
+# searched for (``http`` starts a Sentry DSN, ``account`` a wallet key's name).
+_EVERYDAY = frozenset({b"http", b"cookie", b"set-cookie", b"account"})
+
+
+def _distinctive(text: bytes, ignore_case: bool) -> bool:
+    """Whether a lead is rare enough in evidence to be looked for on its own.
+
+    Four bytes are; three when one of them is not a lower-case letter and case counts
+    (``hf_``, ``eyJ``, ``EAA``): ``pat``, ``aws`` or ``eth`` start too many words.
+    """
+    if text.lower() in _EVERYDAY:
+        return False
+    if len(text) >= 4:
+        return True
+    return len(text) == 3 and not ignore_case and not (text.isalpha() and text.islower())
+
+
+@functools.cache
+def _rule_leads(rule: Rule) -> frozenset[tuple[bytes, bool]] | None:
+    """The distinctive literals one of which starts every match of ``rule``, or None."""
+    leads = pick.leading_literals(pick.python_pattern(rule.pattern))
+    if leads is None or not all(_distinctive(text, folded) for text, folded in leads):
+        return None
+    return leads
+
+
 def _groups(rules: Iterable[Rule]) -> tuple[_Group, ...]:
     """The rules in order, cut into automata of ``_GROUP_SIZE`` rules.
 
-    The rules that judge a value by its name get automata of their own: when one of
-    them rejects a value, its group skips to the value's end (the same name would judge
-    any later candidate inside it the same way), which must not skip another family.
+    Rules led by literals of their own (``ghp_``, ``AKIA``) come first, in automata
+    matched only where one of their literals is (``_Leads``); the others are searched
+    for. The rules that judge a value by its name get automata of their own, last: when
+    one of them rejects a value, its group skips to the value's end (the same name would
+    judge any later candidate inside it the same way), which must not skip another
+    family, and they set aside the values the others took.
     """
     indexed = list(enumerate(rules))
     generic = [pair for pair in indexed if pair[1].kind in _JUDGED_BY_NAME]
     specific = [pair for pair in indexed if pair[1].kind not in _JUDGED_BY_NAME]
+    led = [pair for pair in specific if _rule_leads(pair[1]) is not None]
+    searched = [pair for pair in specific if _rule_leads(pair[1]) is None]
     return tuple(
         _Group(chunk[at : at + _GROUP_SIZE])
-        for chunk in (specific, generic)
+        for chunk in (led, searched, generic)
         for at in range(0, len(chunk), _GROUP_SIZE)
     )
 
@@ -254,6 +292,77 @@ def _bind_families(groups: Iterable[_Group]) -> None:
 
 
 _bind_families(_GROUPS)
+
+# Bytes whose case RE2 folds beyond ASCII in UTF-8 text: ``(?i:k)`` also matches the
+# Kelvin sign, ``(?i:s)`` the long s. A lead that ignores case finds them too.
+_FOLDED_BEYOND_ASCII = {ord("k"): b"|\\xe2\\x84\\xaa", ord("s"): b"|\\xc5\\xbf"}
+
+
+def _hyperscan_literal(text: bytes, ignore_case: bool) -> bytes:
+    """``text`` as a Hyperscan pattern, each byte escaped, case folded as RE2 folds it."""
+    out = []
+    for byte in text:
+        lower = bytes([byte]).lower()[0]
+        if ignore_case and lower != bytes([byte]).upper()[0]:
+            upper = bytes([byte]).upper()[0]
+            extra = _FOLDED_BEYOND_ASCII.get(lower, b"")
+            out.append(b"(?:[\\x%02x\\x%02x]%s)" % (lower, upper, extra))
+        else:
+            out.append(b"\\x%02x" % byte)
+    return b"".join(out)
+
+
+class _Leads:
+    """Where the led automata may match: every place one of their literals is.
+
+    An automaton whose every rule starts with a literal of its own (``_rule_leads``)
+    can only match where one of them is, so it is matched there, anchored, instead of
+    searching the text: on secret-dense text that takes 8 of the 11 automata off most
+    of it. Hyperscan finds the literals, all at once and every occurrence, also one
+    starting inside another (``eyJ`` in ``ops_eyJ``), at about 1 ms per MB; RE2 then
+    matches from each, so what is matched and how long it takes stay RE2's.
+    """
+
+    def __init__(self, groups: tuple[_Group, ...]) -> None:
+        owners: dict[tuple[bytes, bool], set[int]] = {}
+        for number, group in enumerate(groups):
+            for lead in group.leads or ():
+                owners.setdefault(lead, set()).add(number)
+        leads = sorted(owners)
+        # Per literal, by its Hyperscan id: the automata it may start a match of.
+        self.owners = [tuple(sorted(owners[lead])) for lead in leads]
+        self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self.database.compile(
+            expressions=[_hyperscan_literal(text, folded) for text, folded in leads],
+            ids=list(range(len(leads))),
+            flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(leads),
+        )
+        # Hyperscan's scratch space serves one scan at a time: one per thread.
+        self._local = threading.local()
+
+    def starts(
+        self, data: bytes, windows: Iterable[tuple[int, int]]
+    ) -> dict[int, list[tuple[int, int]]]:
+        """Per led automaton, in order: where a match may start, and its window's end."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self.database)
+        found: list[tuple[int, int, int]] = []
+        for window_start, window_end in windows:
+
+            def add(lead: int, start: int, end: int, flags: int, context: object) -> None:
+                found.append((window_start + start, lead, window_end))  # noqa: B023
+
+            self.database.scan(data[window_start:window_end], add, scratch=scratch)
+        starts: dict[int, list[tuple[int, int]]] = {}
+        owners = self.owners
+        for start, lead, window_end in sorted(found):
+            for number in owners[lead]:
+                starts.setdefault(number, []).append((start, window_end))
+        return starts
+
+
+_LEADS = _Leads(_GROUPS)
 
 
 # The prefilter: one automaton of every rule with its counted runs cut down, so that
@@ -428,8 +537,10 @@ class Redactor:
                 spans = []
         windows = _windows(data)
         kept: list[tuple[int, int, int]] = []
-        for group in _GROUPS if windows else ():
-            _scan(group, data, spans, windows, kept)
+        starts = _LEADS.starts(data, windows) if windows else {}
+        for number, group in enumerate(_GROUPS) if windows else ():
+            led = None if group.leads is None else starts.get(number, [])
+            _scan(group, data, spans, windows, kept, led)
         if not spans:
             return data, settled
         settled = settled and _settled(data, spans) and not _cut_by_markers(kept, spans)
@@ -442,6 +553,7 @@ def _scan(
     spans: list[tuple[int, int, str, int]],
     windows: Iterable[tuple[int, int]] | None = None,
     kept: list[tuple[int, int, int]] | None = None,
+    starts: Iterable[tuple[int, int]] | None = None,
 ) -> None:
     """Add the spans of every secret ``group`` finds in ``data``.
 
@@ -449,23 +561,90 @@ def _scan(
     so a secret is never cut short by a match of another group starting inside it.
     Only ``windows`` are searched (``_windows``: every match lies in one); the whole
     text when none are given. A scan that went past a window's end goes on from there.
-    Values a check kept by their name are added to ``kept`` when it is given, as the
-    starts of their match and value and the value's end.
+    A led automaton is given the ``starts`` where its matches may begin (``_Leads``)
+    and is matched there only. Values a check kept by their name are added to ``kept``
+    when it is given, as the starts of their match and value and the value's end.
     """
-    finditer, pick, length = group.spans.finditer, group.pick, len(data)
-    nostart = group.no_start
-    position = 0
+    pick, length = group.pick, len(data)
+    # Where the scan goes on from: the matches are read from it, the checks move it.
+    cursor = [0]
+    if starts is None:
+        matches = _searched(group, data, ((0, length),) if windows is None else windows, cursor)
+    else:
+        matches = _anchored(group, data, starts, cursor)
     cookies_until = secrets_until = 0
     # The spans other automata took, by start: a value judged by its name that is
     # exactly one of them, taken by a rule listed earlier, is that rule's (``_apply``),
     # whatever its name says; judging it would only cost time (``token=ghp_…``).
     taken = {span[0]: span for span in spans} if group.judges_by_name else {}
-    for window_start, window_end in ((0, length),) if windows is None else windows:
-        position = max(position, window_start)
+    for match_start, match_end in matches:
+        rule, start, end, index = pick(data, match_start, match_end)
+        prior = taken.get(start)
+        if prior is not None and prior[1] == end and prior[3] < index:
+            cursor[0] = max(end, match_start + 1)
+            continue
+        if rule.kind == "cookie":
+            # The header's values are parsed once per line (a line of ``Cookie:``
+            # repeats must not be parsed once per repeat); scanning goes on from the
+            # first value, so this group's other families are found in the line too.
+            if start >= cookies_until:
+                cookies_until = _cookie_end(data, start)
+                spans.extend((*span, index) for span in _cookie_spans(data, start, cookies_until))
+            cursor[0] = start
+            continue
+        if rule.kind == "kubernetes_secret":
+            # Every value of the manifest's data and stringData maps, parsed once per
+            # document however often ``kind: Secret`` repeats in it.
+            if start >= secrets_until:
+                found_spans, secrets_until = _kubernetes_secret_spans(data, start, end)
+                spans.extend((*span, index) for span in found_spans)
+            cursor[0] = end
+            continue
+        example = rule.kind not in _JUDGES_EXAMPLES and checks.is_example_token(data[start:end])
+        accepted = [] if example else _spans_of(rule, data, start, end, group.families)
+        if accepted:
+            spans.extend((*span, index) for span in accepted)
+            # From the span's end, not the match's: a rule's match may take the byte
+            # after its value (``(?:[^A-Za-z0-9_\-]|$)``) or a closing quote, which
+            # stay in the text and may start the next secret (``…:AA…<add key=``).
+            cursor[0] = accepted[-1][1]
+            # A token glued to the end of this one (``…xyzfigd_…``) fails its ``\b``
+            # now, but would match once this one is a marker: take it in this pass,
+            # or a chain of glued tokens would need a pass per token.
+            glued_at = accepted[-1][1]
+            while glued_at < length and data[glued_at] in _WORD_BYTES:
+                glued = _glued_spans(data, glued_at)
+                if not glued:
+                    break
+                spans.extend((*span, index) for span in glued)
+                glued_at = glued[-1][1]
+                cursor[0] = max(cursor[0], glued_at)
+        elif rule.kind in _JUDGED_BY_NAME or example:
+            # The check judged the whole value by the name it walks back to (or the
+            # value is a documented example): a later candidate inside it would be
+            # judged the same way, and retrying byte by byte would judge
+            # ``token=token=…`` once per repeat. Families starting inside it are
+            # found by their own groups.
+            cursor[0] = max(end, match_start + 1)
+            if kept is not None and rule.kind in _JUDGED_BY_NAME:
+                kept.append((match_start, start, end))
+        else:
+            # Rejected: another family of this group may still match from the next
+            # byte on (``aws…secret=`` that is not an AWS key can be a generic one).
+            cursor[0] = match_start + 1
+
+
+def _searched(
+    group: _Group, data: bytes, windows: Iterable[tuple[int, int]], cursor: list[int]
+) -> Iterator[tuple[int, int]]:
+    """The matches of ``group`` in ``windows``, each searched for from ``cursor[0]``."""
+    finditer, nostart = group.spans.finditer, group.no_start
+    for window_start, window_end in windows:
+        cursor[0] = max(cursor[0], window_start)
         # One iterator runs on while the scan goes on from the end of its last match
         # (most of the time): google-re2 costs a few µs per call to ``search``.
         resume = -1
-        while position <= window_end:
+        while (position := cursor[0]) <= window_end:
             # Going on from one byte short of the last match's end (its value ended
             # there) is the same as resuming when no rule of this group starts with it.
             if position != resume and not (position == resume - 1 and data[position] in nostart):
@@ -475,62 +654,23 @@ def _scan(
                 break
             match_start, match_end = found.span()
             resume = match_end if match_end > match_start else -1
-            rule, start, end, index = pick(data, match_start, match_end)
-            prior = taken.get(start)
-            if prior is not None and prior[1] == end and prior[3] < index:
-                position = max(end, match_start + 1)
-                continue
-            if rule.kind == "cookie":
-                # The header's values are parsed once per line (a line of ``Cookie:``
-                # repeats must not be parsed once per repeat); scanning goes on from the
-                # first value, so this group's other families are found in the line too.
-                if start >= cookies_until:
-                    cookies_until = _cookie_end(data, start)
-                    spans.extend(
-                        (*span, index) for span in _cookie_spans(data, start, cookies_until)
-                    )
-                position = start
-                continue
-            if rule.kind == "kubernetes_secret":
-                # Every value of the manifest's data and stringData maps, parsed once per
-                # document however often ``kind: Secret`` repeats in it.
-                if start >= secrets_until:
-                    found_spans, secrets_until = _kubernetes_secret_spans(data, start, end)
-                    spans.extend((*span, index) for span in found_spans)
-                position = end
-                continue
-            example = rule.kind not in _JUDGES_EXAMPLES and checks.is_example_token(data[start:end])
-            accepted = [] if example else _spans_of(rule, data, start, end, group.families)
-            if accepted:
-                spans.extend((*span, index) for span in accepted)
-                # From the span's end, not the match's: a rule's match may take the byte
-                # after its value (``(?:[^A-Za-z0-9_\-]|$)``) or a closing quote, which
-                # stay in the text and may start the next secret (``…:AA…<add key=``).
-                position = accepted[-1][1]
-                # A token glued to the end of this one (``…xyzfigd_…``) fails its ``\b``
-                # now, but would match once this one is a marker: take it in this pass,
-                # or a chain of glued tokens would need a pass per token.
-                glued_at = accepted[-1][1]
-                while glued_at < length and data[glued_at] in _WORD_BYTES:
-                    glued = _glued_spans(data, glued_at)
-                    if not glued:
-                        break
-                    spans.extend((*span, index) for span in glued)
-                    glued_at = glued[-1][1]
-                    position = max(position, glued_at)
-            elif rule.kind in _JUDGED_BY_NAME or example:
-                # The check judged the whole value by the name it walks back to (or the
-                # value is a documented example): a later candidate inside it would be
-                # judged the same way, and retrying byte by byte would judge
-                # ``token=token=…`` once per repeat. Families starting inside it are
-                # found by their own groups.
-                position = max(end, match_start + 1)
-                if kept is not None and rule.kind in _JUDGED_BY_NAME:
-                    kept.append((match_start, start, end))
-            else:
-                # Rejected: another family of this group may still match from the next
-                # byte on (``aws…secret=`` that is not an AWS key can be a generic one).
-                position = match_start + 1
+            yield match_start, match_end
+
+
+def _anchored(
+    group: _Group, data: bytes, starts: Iterable[tuple[int, int]], cursor: list[int]
+) -> Iterator[tuple[int, int]]:
+    """The matches of a led ``group`` at ``starts`` from ``cursor[0]`` on, in order.
+
+    Every match of the group starts at one of them, so the first that matches is the
+    leftmost match a search would find, and the alternation chooses its rule alike.
+    """
+    match = group.spans.match
+    for at, window_end in starts:
+        if at >= cursor[0]:
+            found = match(data, at, window_end)
+            if found is not None:
+                yield found.span()
 
 
 def _redact_url_param(param: re.Match[str]) -> str:

@@ -155,3 +155,103 @@ def _cased(codes: set[int], ignore_case: bool) -> set[int]:
     if not ignore_case:
         return set(codes)
     return codes | {code ^ 0x20 for code in codes if chr(code).isascii() and chr(code).isalpha()}
+
+
+# The most literals a pattern's start is spelled out as; past it, the pattern is
+# searched by its automaton instead (``leading_literals`` gives None).
+_MAX_LEADS = 256
+# Classes this small are spelled out member by member (``gh[pousr]_``).
+_MAX_CLASS = 16
+# Counted repeats up to this many are spelled out count by count (``\\{0,2}"auth``).
+_MAX_COUNT = 3
+# A lead this long is not spelled out further where the pattern branches: a longer one
+# would only multiply the literals.
+_LONG_ENOUGH = 4
+
+
+def leading_literals(pattern: bytes) -> frozenset[tuple[bytes, bool]] | None:
+    """Literals one of which starts every match of ``pattern``, or None.
+
+    Each is ``(text, ignore_case)``. Zero-width assertions (``\\b``, ``^``) take no byte,
+    so they are passed over. None when some match may start with no literal (a class of
+    many bytes, an unbounded repeat): the pattern must then be searched for. A literal
+    with a case-insensitive part is case-insensitive whole, which only finds more.
+    """
+    if sre_parse is None:  # pragma: no cover
+        return None
+    parsed = sre_parse.parse(pattern)
+    ignore_case = bool(parsed.state.flags & re.IGNORECASE)
+    leads = _lead_sequence(list(parsed), [(b"", False, True)], ignore_case)
+    if leads is None or any(not text for text, _, _ in leads):
+        return None
+    return frozenset((text, folded) for text, folded, _ in leads)
+
+
+# A lead in the making: its text, whether case is ignored, and whether the pattern's
+# next item still follows it (False once an item could not be spelled out).
+_Lead = tuple[bytes, bool, bool]
+
+
+def _lead_sequence(items: list, leads: list[_Lead], ignore_case: bool) -> list[_Lead] | None:
+    """``leads`` extended by each item of a sequence in turn; None past ``_MAX_LEADS``."""
+    for op, argument in items:
+        if not any(open_ for _, _, open_ in leads):
+            break
+        pieces = _lead_item(op, argument, ignore_case)
+        extended: list[_Lead] = []
+        for text, folded, open_ in leads:
+            if not open_ or pieces is None or (len(pieces) > 1 and len(text) >= _LONG_ENOUGH):
+                extended.append((text, folded, False))
+            else:
+                extended.extend(
+                    (text + piece, folded or piece_folded, piece_open)
+                    for piece, piece_folded, piece_open in pieces
+                )
+        if len(extended) > _MAX_LEADS:
+            return None
+        leads = extended
+    return leads
+
+
+def _lead_item(op, argument, ignore_case: bool) -> list[_Lead] | None:  # noqa: PLR0911
+    """The literals one item may match, each still followed by the next: None if unknown."""
+    constants = sre_constants
+    if op is constants.AT:
+        return [(b"", False, True)]
+    if op is constants.LITERAL:
+        return [(bytes([argument]), ignore_case, True)]
+    if op is constants.IN:
+        members = _class(argument, False)
+        if len(members) > _MAX_CLASS:
+            return None
+        return [(bytes([member]), ignore_case, True) for member in sorted(members)]
+    if op is constants.SUBPATTERN:
+        _, add_flags, del_flags, body = argument
+        cased = (ignore_case or bool(add_flags & re.IGNORECASE)) and not (del_flags & re.IGNORECASE)
+        return _lead_sequence(list(body), [(b"", False, True)], cased)
+    if op is constants.BRANCH:
+        found: list[_Lead] = []
+        for branch in argument[1]:
+            leads = _lead_sequence(list(branch), [(b"", False, True)], ignore_case)
+            if leads is None:
+                return None
+            found.extend(leads)
+        return found
+    if op in (constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT):
+        low, high, body = argument
+        if high > _MAX_COUNT:
+            # The sure repeats of a literal are spelled out (``A{22}``), of anything else
+            # only the first (``SK[0-9a-f]{32}`` leads with ``SK0`` to ``SKf``); what
+            # follows them is not.
+            literal = all(item_op is constants.LITERAL for item_op, _ in body)
+            count = low if literal else min(low, 1)
+            leads = _lead_sequence(list(body) * count, [(b"", False, True)], ignore_case)
+            return None if leads is None else [(text, folded, False) for text, folded, _ in leads]
+        found = []
+        for count in range(low, high + 1):
+            leads = _lead_sequence(list(body) * count, [(b"", False, True)], ignore_case)
+            if leads is None:
+                return None
+            found.extend(leads)
+        return found
+    return None

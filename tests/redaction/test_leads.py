@@ -1,0 +1,188 @@
+"""Led automata: matched only where one of their literals is, they find what a search finds.
+
+Most rules start with a literal of their own (``ghp_``, ``AKIA``, ``-----BEGIN``). Their
+automata are not run over the text: Hyperscan finds every occurrence of those literals
+and RE2 matches the automaton anchored there (``engine._Leads``). That is only right if
+every match of such a rule starts with one of its literals (``pick.leading_literals``),
+and if every occurrence is found, also one inside another and one whose case RE2 folds
+beyond ASCII. The reference is the same engine with every automaton searched.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.redaction.hunt import property_settings
+from tests.redaction.secret_factories import CONTEXTS, LOOKALIKES, SECRETS, fits
+from webriskops.redaction import Redactor, engine, pick, redact
+from webriskops.redaction.rules import RULES
+
+LED = [rule for rule in RULES if engine._rule_leads(rule) is not None]
+
+
+class _SearchEverything(dict):
+    """What ``_Leads.starts`` gives when no automaton is to be matched by its leads."""
+
+    def get(self, key, default=None):
+        return None
+
+
+@contextmanager
+def _searched() -> Iterator[None]:
+    with mock.patch.object(engine._LEADS, "starts", lambda data, windows: _SearchEverything()):
+        yield
+
+
+def _reference(text: str) -> str:
+    with _searched():
+        return Redactor().redact(text)
+
+
+def _starts_with_a_lead(text: bytes, leads: frozenset[tuple[bytes, bool]]) -> bool:
+    return any(
+        text.lower().startswith(lead.lower()) if folded else text.startswith(lead)
+        for lead, folded in leads
+    )
+
+
+def _samples() -> list[str]:
+    texts = []
+    for family, make in sorted(SECRETS.items()):
+        for context in sorted(CONTEXTS):
+            if fits(family, context):
+                for seed in range(3):
+                    texts.append(CONTEXTS[context](make(random.Random(f"{family}{seed}"))).text)
+    for name, make in sorted(LOOKALIKES.items()):
+        for context in sorted(CONTEXTS):
+            texts.append(CONTEXTS[context](make(random.Random(name))).text)
+    return texts
+
+
+SAMPLES = _samples()
+
+
+def test_most_families_are_led() -> None:
+    """The design's point: on dense text most automata are not run over every byte."""
+    led_groups = [group for group in engine._GROUPS if group.leads is not None]
+    assert len(LED) >= 60
+    assert len(led_groups) >= len(engine._GROUPS) // 2
+
+
+@pytest.mark.parametrize("rule", LED, ids=[rule.kind for rule in LED])
+def test_every_match_of_a_led_rule_starts_with_a_lead(rule) -> None:
+    leads = engine._rule_leads(rule)
+    compiled = re.compile(pick.python_pattern(rule.pattern))
+    matched = 0
+    for text in SAMPLES:
+        data = text.encode()
+        for found in compiled.finditer(data):
+            matched += 1
+            assert _starts_with_a_lead(data[found.start() :], leads), (rule.kind, found)
+    assert matched, f"no sample matches {rule.kind}"
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+@given(st.data())
+def test_generated_matches_of_led_rules_start_with_a_lead(data) -> None:
+    """Strings generated from a led rule's own pattern start with one of its leads."""
+    rule = data.draw(st.sampled_from(LED))
+    text = data.draw(st.from_regex(pick.python_pattern(rule.pattern), fullmatch=True))
+    found = re.compile(pick.python_pattern(rule.pattern)).match(text)
+    assert found is not None
+    assert _starts_with_a_lead(text[found.start() :], engine._rule_leads(rule))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (rb"\bghp_[A-Za-z0-9]{36}", {(b"ghp_", False)}),
+        (
+            rb"\b(gh[pousr]_x)",
+            {
+                (b"ghp_x", False),
+                (b"gho_x", False),
+                (b"ghu_x", False),
+                (b"ghs_x", False),
+                (b"ghr_x", False),
+            },
+        ),
+        (rb"(?i:sk)_live", {(b"sk_live", True)}),
+        (rb"\\{0,1}\"auth", {(b'"auth', False), (b'\\"auth', False)}),
+        (rb"(?:set-)?cookie", {(b"set-cookie", False), (b"cookie", False)}),
+        (rb"EAA[A-Za-z0-9]{90,}", {(b"EAA", False)}),
+        (rb"[A-Za-z0-9]{14}\.atlasv1", None),
+        (rb"(?:^|[^a-z])x", None),
+        (rb"a?bc", {(b"abc", False), (b"bc", False)}),
+        (rb"x*yz", None),
+    ],
+)
+def test_leading_literals(pattern: bytes, expected) -> None:
+    leads = pick.leading_literals(pattern)
+    assert (None if leads is None else set(leads)) == expected
+
+
+def test_families_and_lookalikes_in_every_context_read_as_searched() -> None:
+    for text in SAMPLES:
+        assert redact(text) == _reference(text), text
+
+
+@property_settings(200)
+@given(
+    st.binary(max_size=200),
+    st.lists(st.sampled_from(sorted(SECRETS)), max_size=4),
+    st.integers(0, 2**32),
+)
+def test_secrets_among_noise_read_as_searched(noise: bytes, families, seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = [SECRETS[family](rng).text for family in families]
+    filler = noise.decode("latin-1")
+    text = filler[:50].join(pieces) + filler[50:]
+    assert redact(text) == _reference(text)
+
+
+def test_a_lead_inside_another_is_found() -> None:
+    """Hyperscan reports every occurrence: ``eyJ`` starts inside ``ops_eyJ``."""
+    data = b"x ops_eyJhbGciOiJIUzI1NiJ9 y"
+    starts = engine._LEADS.starts(data, [(0, len(data))])
+    found = {start for found in starts.values() for start, _ in found}
+    assert {2, 6} <= found
+    jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXZhbHVl"
+    text = f"value=ops_{jwt}"
+    assert redact(text) == _reference(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # RE2 folds ``s`` to the long s and ``k`` to the Kelvin sign under ``(?i:…)``.
+        "Authorization: \u017f\u017fW\u017f 00" + "a1B2" * 10 + " end",
+        "\u017fSWS 00" + "Zz09_-" * 7 + "x\n",
+        "APP_\u212aEY=base64:" + "QUJD" * 9 + "\n",
+        "BUNDLE_ENTERPRI\u017fE__CONTRIB\u017fY\u017f__COM=user:" + "ab12" * 6 + "\n",
+    ],
+)
+def test_case_folded_beyond_ascii_reads_as_searched(text: str) -> None:
+    assert redact(text) == _reference(text)
+
+
+def test_concurrent_redaction_in_threads_gives_the_same_text() -> None:
+    """Hyperscan's scratch space is one per thread (the web tier runs threads)."""
+    texts = [SAMPLES[i % len(SAMPLES)] * 20 for i in range(0, 4 * len(SAMPLES), 7)][:64]
+    expected = [redact(text) for text in texts]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(redact, texts)) == expected
