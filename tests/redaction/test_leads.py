@@ -186,3 +186,28 @@ def test_concurrent_redaction_in_threads_gives_the_same_text() -> None:
     expected = [redact(text) for text in texts]
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(redact, texts)) == expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (rb"\bghp_[A-Za-z0-9]{36}\b", True),
+        (rb"\b((?:AKIA|ASIA)[A-Z0-9]{16})\b", True),
+        (rb"EAA[A-Za-z0-9]{90,}", False),  # unbounded: RE2 matches it
+        (rb"x(?:ab|a){1,20}y", False),  # an alternation repeated
+        (rb"x(?:a{1,3}){1,20}", False),  # a repeat repeated
+        (rb"x(?:a{1,3})?y", True),  # optional, not repeated
+        (rb"x[a-z]{600}", False),  # longer than a read may be
+    ],
+)
+def test_reads_at(pattern: bytes, expected: bool) -> None:
+    """Python's ``re`` reads a match from a lead only where it cannot backtrack far."""
+    assert pick.reads_at(pattern) is expected
+
+
+def test_read_groups_hold_only_rules_python_may_read() -> None:
+    read = [group for group in engine._GROUPS if group.reads]
+    assert read, "no automaton is read from its leads"
+    for group in read:
+        for rule, _, _ in group.outer.values():
+            assert pick.reads_at(pick.python_pattern(rule.pattern)), rule.kind

@@ -255,3 +255,39 @@ def _lead_item(op, argument, ignore_case: bool) -> list[_Lead] | None:  # noqa: 
             found.extend(leads)
         return found
     return None
+
+
+# The longest match a pattern read by Python's ``re`` from a lead may have (``reads_at``).
+MAX_WIDTH = 512
+
+
+def reads_at(pattern: bytes) -> bool:
+    """Whether Python's ``re`` may match ``pattern`` anchored, in place of RE2.
+
+    True when every match is at most ``MAX_WIDTH`` bytes and no repeat holds another
+    repeat or an alternation: then no input makes one anchored match backtrack more
+    than a bounded number of steps, and the engine's time stays linear.
+    """
+    if sre_parse is None:  # pragma: no cover
+        return False
+    parsed = sre_parse.parse(pattern)
+    return parsed.getwidth()[1] <= MAX_WIDTH and not _nested(list(parsed), inside=False)
+
+
+def _nested(items: list, inside: bool) -> bool:
+    """Whether a repeat of more than one holds a repeat or an alternation."""
+    constants = sre_constants
+    for op, argument in items:
+        if op in (constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT):
+            low, high, body = argument
+            if inside or _nested(list(body), inside=high > 1):
+                return True
+        elif op is constants.SUBPATTERN:
+            if _nested(list(argument[3]), inside):
+                return True
+        elif op is constants.BRANCH:
+            if inside or any(_nested(list(branch), inside) for branch in argument[1]):
+                return True
+        elif op in (constants.ASSERT, constants.ASSERT_NOT):
+            return True
+    return False
