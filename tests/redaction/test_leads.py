@@ -54,6 +54,12 @@ def _starts_with_a_lead(text: bytes, leads: frozenset[tuple[bytes, bool]]) -> bo
     )
 
 
+def _holds_a_lead(text: bytes, at: int, rule) -> bool:
+    """Whether a lead of ``rule`` starts within its reach of ``at``."""
+    leads, reach = engine._rule_leads(rule)
+    return any(_starts_with_a_lead(text[at + offset :], leads) for offset in range(reach + 1))
+
+
 def _samples() -> list[str]:
     texts = []
     for family, make in sorted(SECRETS.items()):
@@ -78,15 +84,14 @@ def test_most_families_are_led() -> None:
 
 
 @pytest.mark.parametrize("rule", LED, ids=[rule.kind for rule in LED])
-def test_every_match_of_a_led_rule_starts_with_a_lead(rule) -> None:
-    leads = engine._rule_leads(rule)
+def test_every_match_of_a_led_rule_holds_a_lead(rule) -> None:
     compiled = re.compile(pick.python_pattern(rule.pattern))
     matched = 0
     for text in SAMPLES:
         data = text.encode()
         for found in compiled.finditer(data):
             matched += 1
-            assert _starts_with_a_lead(data[found.start() :], leads), (rule.kind, found)
+            assert _holds_a_lead(data, found.start(), rule), (rule.kind, found)
     assert matched, f"no sample matches {rule.kind}"
 
 
@@ -98,13 +103,13 @@ def test_every_match_of_a_led_rule_starts_with_a_lead(rule) -> None:
     suppress_health_check=list(HealthCheck),
 )
 @given(st.data())
-def test_generated_matches_of_led_rules_start_with_a_lead(data) -> None:
-    """Strings generated from a led rule's own pattern start with one of its leads."""
+def test_generated_matches_of_led_rules_hold_a_lead(data) -> None:
+    """Strings generated from a led rule's own pattern hold one of its leads in reach."""
     rule = data.draw(st.sampled_from(LED))
     text = data.draw(st.from_regex(pick.python_pattern(rule.pattern), fullmatch=True))
     found = re.compile(pick.python_pattern(rule.pattern)).match(text)
     assert found is not None
-    assert _starts_with_a_lead(text[found.start() :], engine._rule_leads(rule))
+    assert _holds_a_lead(text, found.start(), rule)
 
 
 @pytest.mark.parametrize(
@@ -211,3 +216,35 @@ def test_read_groups_hold_only_rules_python_may_read() -> None:
     for group in read:
         for rule, _, _ in group.outer.values():
             assert pick.reads_at(pick.python_pattern(rule.pattern)), rule.kind
+
+
+def _any(text: bytes, folded: bool) -> bool:
+    return len(text) >= 3
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (rb"\b([A-Za-z0-9]{14}\.atlasv1\.[a-z]{60})", ({(b".atlasv1.", False)}, 14)),
+        (rb"\b([0-9]{8,10}:AA[a-z]{33})", ({(b":AA", False)}, 10)),
+        (rb"(?m:^[ \t]{0,16}kind:)|\"kind\"", ({(b"kind:", False), (b'"kind"', False)}, 16)),
+        (rb"[a-z]+\.atlasv1", None),  # no bound on where the literal is
+        (rb"[a-z]{70}\.atlasv1", None),  # too far in to look back for
+    ],
+)
+def test_inner_literals(pattern: bytes, expected) -> None:
+    found = pick.inner_literals(pattern, _any)
+    assert (None if found is None else (set(found[0]), found[1])) == expected
+
+
+def test_windows_around_inner_literals_hold_their_matches() -> None:
+    """A Terraform token is found from its ``.atlasv1.``, 14 bytes in."""
+    token = "Ab3dEf6hIj9lMn.atlasv1." + "Qz7-Lm2_Wp9=" * 5 + "Rt4v"
+    text = "noise " * 50 + f"TF_TOKEN={token}\n" + "more noise\n" * 40
+    assert token not in redact(text)
+    assert redact(text) == _reference(text)
+    data = text.encode()
+    at = data.index(b".atlasv1.")
+    (window,) = engine._around(data, [(at, len(data))], 14)
+    assert window[0] == at - 14
+    assert window[1] > data.index(token.encode()) + len(token)

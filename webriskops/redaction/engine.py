@@ -192,12 +192,16 @@ class _Group:
         self.by_byte = {byte: tuple(found) for byte, found in by_byte.items()}
         # The bytes no rule of this automaton can start a match with.
         self.no_start = frozenset(range(256)) - self.by_byte.keys()
-        # The literals one of which starts every match, when every rule has them.
+        # The literals one of which every match holds, when every rule has them, and the
+        # farthest from a match's start they may be (0: every match starts with one).
         leads = [_rule_leads(rule) for _, rule in rules]
-        self.leads = None if None in leads else frozenset().union(*leads)
+        self.leads = None if None in leads else frozenset().union(*(found for found, _ in leads))
+        self.reach = 0 if self.leads is None else max(reach for _, reach in leads)
         # Whether a match from a lead is read by the rules' own patterns alone
         # (``pick.reads_at``), without asking RE2 first.
-        self.reads = self.leads is not None and all(_reads_at(rule) for _, rule in rules)
+        self.reads = (
+            self.leads is not None and not self.reach and all(_reads_at(rule) for _, rule in rules)
+        )
 
     def pick(self, data: bytes, match_start: int, match_end: int) -> tuple[Rule, int, int, int]:
         """``which`` for a span the automaton found: the rule, its value's span, its index.
@@ -247,7 +251,8 @@ class _Group:
 
 
 # Leads that are everyday words of page text or start every URL: a rule led by one is
-# searched for (``http`` starts a Sentry DSN, ``account`` a wallet key's name).
+# searched for (``http`` starts a Sentry DSN, ``account`` a wallet key's name), as is one
+# led by ``//``.
 _EVERYDAY = frozenset({b"http", b"cookie", b"set-cookie", b"account"})
 
 
@@ -257,7 +262,7 @@ def _distinctive(text: bytes, ignore_case: bool) -> bool:
     Four bytes are; three when one of them is not a lower-case letter and case counts
     (``hf_``, ``eyJ``, ``EAA``): ``pat``, ``aws`` or ``eth`` start too many words.
     """
-    if text.lower() in _EVERYDAY:
+    if text.lower() in _EVERYDAY or b"//" in text:
         return False
     if len(text) >= 4:
         return True
@@ -271,12 +276,18 @@ def _reads_at(rule: Rule) -> bool:
 
 
 @functools.cache
-def _rule_leads(rule: Rule) -> frozenset[tuple[bytes, bool]] | None:
-    """The distinctive literals one of which starts every match of ``rule``, or None."""
-    leads = pick.leading_literals(pick.python_pattern(rule.pattern))
-    if leads is None or not all(_distinctive(text, folded) for text, folded in leads):
-        return None
-    return leads
+def _rule_leads(rule: Rule) -> tuple[frozenset[tuple[bytes, bool]], int] | None:
+    """Distinctive literals one of which every match of ``rule`` holds, or None.
+
+    With them, the farthest from a match's start they may be: 0 when every match starts
+    with one (``ghp_``), more when a bounded prefix comes first (``.atlasv1.`` 14 bytes
+    into a Terraform token).
+    """
+    pattern = pick.python_pattern(rule.pattern)
+    leads = pick.leading_literals(pattern)
+    if leads is not None and all(_distinctive(text, folded) for text, folded in leads):
+        return leads, 0
+    return pick.inner_literals(pattern, _distinctive)
 
 
 def _groups(rules: Iterable[Rule]) -> tuple[_Group, ...]:
@@ -292,15 +303,18 @@ def _groups(rules: Iterable[Rule]) -> tuple[_Group, ...]:
     indexed = list(enumerate(rules))
     generic = [pair for pair in indexed if pair[1].kind in _JUDGED_BY_NAME]
     specific = [pair for pair in indexed if pair[1].kind not in _JUDGED_BY_NAME]
-    led = [pair for pair in specific if _rule_leads(pair[1]) is not None]
+    leads = {index: _rule_leads(rule) for index, rule in specific}
+    led = [pair for pair in specific if leads[pair[0]] is not None and not leads[pair[0]][1]]
     read = [pair for pair in led if _reads_at(pair[1])]
     matched = [pair for pair in led if not _reads_at(pair[1])]
-    searched = [pair for pair in specific if _rule_leads(pair[1]) is None]
+    held = [pair for pair in specific if leads[pair[0]] is not None and leads[pair[0]][1]]
+    searched = [pair for pair in specific if leads[pair[0]] is None]
     return tuple(
         _Group(chunk[at : at + size])
         for chunk, size in (
             (read, _GROUP_SIZE),
             (matched, _GROUP_SIZE),
+            (held, _GROUP_SIZE),
             (searched, _SEARCHED_GROUP_SIZE),
             (generic, _GROUP_SIZE),
         )
@@ -403,6 +417,25 @@ class _Leads:
 
 
 _LEADS = _Leads(_GROUPS)
+
+
+def _around(data: bytes, found: list[tuple[int, int]], reach: int) -> list[tuple[int, int]]:
+    """Windows around literals found inside matches: from ``reach`` bytes before each.
+
+    Each runs to the end of the line ``_WINDOW`` bytes past its literal, as the
+    prefilter's windows do, and never past the prefilter window it lies in.
+    """
+    windows: list[tuple[int, int]] = []
+    length = len(data)
+    for at, window_end in found:
+        start = max(0, at - reach)
+        line_end = data.find(b"\n", at + _WINDOW, window_end)
+        end = window_end if line_end < 0 else _BLANK.match(data, line_end, window_end).end()
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((start, min(end, length)))
+    return windows
 
 
 # The prefilter: one automaton of every rule with its counted runs cut down, so that
@@ -579,8 +612,13 @@ class Redactor:
         kept: list[tuple[int, int, int]] = []
         starts = _LEADS.starts(data, windows) if windows else {}
         for number, group in enumerate(_GROUPS) if windows else ():
-            led = None if group.leads is None else starts.get(number, [])
-            _scan(group, data, spans, windows, kept, led)
+            found = None if group.leads is None else starts.get(number, [])
+            if found is None:
+                _scan(group, data, spans, windows, kept)
+            elif group.reach:
+                _scan(group, data, spans, _around(data, found, group.reach), kept)
+            else:
+                _scan(group, data, spans, windows, kept, found)
         if not spans:
             return data, settled
         settled = settled and _settled(data, spans) and not _cut_by_markers(kept, spans)

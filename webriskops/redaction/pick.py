@@ -17,6 +17,7 @@ that the chosen rule ends where the automaton's match did, and asks RE2 otherwis
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # The standard library's regex parser is the one way to read a pattern's structure; it
 # is private (``sre_parse`` until Python 3.11), so without it every byte may start
@@ -291,3 +292,65 @@ def _nested(items: list, inside: bool) -> bool:
         elif op in (constants.ASSERT, constants.ASSERT_NOT):
             return True
     return False
+
+
+def inner_literals(
+    pattern: bytes, distinctive: Callable[[bytes, bool], bool]
+) -> tuple[frozenset[tuple[bytes, bool]], int] | None:
+    """Literals one of which every match holds within a bounded distance of its start.
+
+    Gives the literals (as ``leading_literals``) and the greatest distance from a match's
+    start to the literal it holds, or None. The first place in the pattern (its top-level
+    sequence, capturing groups opened, and each alternative of a top-level alternation
+    alone) whose rest leads with ``distinctive`` literals, and before which every match
+    is of bounded length, is taken: ``[A-Za-z0-9]{14}\\.atlasv1\\.`` holds ``.atlasv1.``
+    at most 14 bytes in.
+    """
+    if sre_parse is None:  # pragma: no cover
+        return None
+    parsed = sre_parse.parse(pattern)
+    ignore_case = bool(parsed.state.flags & re.IGNORECASE)
+    items = _opened(list(parsed))
+    if len(items) == 1 and items[0][0] is sre_constants.BRANCH:
+        branches = [_opened(list(branch)) for branch in items[0][1][1]]
+    else:
+        branches = [items]
+    found: set[tuple[bytes, bool]] = set()
+    furthest = 0
+    for branch in branches:
+        inner = _inner_sequence(branch, ignore_case, distinctive)
+        if inner is None:
+            return None
+        found |= inner[0]
+        furthest = max(furthest, inner[1])
+    return frozenset(found), furthest
+
+
+def _opened(items: list) -> list:
+    """A sequence with its groups opened in place, but those that change case."""
+    opened = []
+    for op, argument in items:
+        if op is sre_constants.SUBPATTERN and not (argument[1] | argument[2]) & re.IGNORECASE:
+            opened.extend(_opened(list(argument[3])))
+        else:
+            opened.append((op, argument))
+    return opened
+
+
+def _inner_sequence(
+    items: list, ignore_case: bool, distinctive: Callable[[bytes, bool], bool]
+) -> tuple[frozenset[tuple[bytes, bool]], int] | None:
+    """The first distinctive leads of a suffix of ``items``, and the prefix's longest width."""
+    for at in range(len(items)):
+        prefix = sre_parse.SubPattern(sre_parse.State(), items[:at])
+        longest = prefix.getwidth()[1]
+        if longest > _MAX_WIDTH_BEFORE:
+            return None
+        leads = _lead_sequence(items[at:], [(b"", False, True)], ignore_case)
+        if leads and all(text and distinctive(text, folded) for text, folded, _ in leads):
+            return frozenset((text, folded) for text, folded, _ in leads), longest
+    return None
+
+
+# The farthest a literal looked for inside a match may be from its start (``inner_literals``).
+_MAX_WIDTH_BEFORE = 64
