@@ -6,7 +6,9 @@ configs) are built: secret-free (about 4 MB), and secret-dense (1 MB of log and
 config lines with a secret of a rotating family every 250-500 bytes, as in the
 records of issue 15). The report gives:
 
-- MB/s of ``redact`` on each, warm (best of three runs in this process) and cold (the
+- MB/s of ``redact`` on each, warm (best of seven runs in this process: on a shared
+  machine one run in three can be a third slower, and the least CPU time is the one
+  least disturbed) and cold (the
   first pass over 1 MB of new dense text in a fresh process, after import), in CPU
   time: the machine is shared, and wall time mostly measures the neighbours;
 - the floor: one pass of Python ``re.compile(r"[A-Za-z0-9]{40}")`` ``finditer`` over the
@@ -207,7 +209,7 @@ def dense_corpus(seed: int) -> tuple[str, int]:
     return "".join(pieces), count
 
 
-def cpu_seconds(run: Callable[[], object], repeats: int = 3) -> float:
+def cpu_seconds(run: Callable[[], object], repeats: int = 7) -> float:
     """The least CPU time of ``repeats`` runs, in seconds (the machine is shared)."""
     best = float("inf")
     for _ in range(repeats):

@@ -6,8 +6,10 @@ input can make redaction super-linear (one alternation of every rule made RE2 bu
 DFA states for seconds on each new megabyte of secret-dense text). The text is scanned
 as UTF-8 bytes: offsets are native and no character counting is needed. A prefilter
 automaton (every rule with its counted runs cut down) finds the windows where a rule
-may match, and the automata search only those, for spans alone: the rule that
-matched is then told by the rules' own patterns (``pick``). Candidates go
+may match. Most rules start with literals of their own (``ghp_``): their automata are
+matched only from those literals, which Hyperscan finds all at once (``_Leads``); the
+others search the windows, for spans alone, and the rule that matched is then told by
+the rules' own patterns (``pick``). Candidates go
 through their rule's check; accepted spans from every automaton are joined and replaced
 by ``[REDACTED:<kind>]``, and the text around them is kept. A token glued to the end
 of a redacted one is taken in the same pass; when a marker touches a token character
