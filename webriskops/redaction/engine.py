@@ -97,9 +97,9 @@ _MAX_ROUNDS = 4
 # 10 takes the first pass over a new dense megabyte from 1.1-1.3 s (20 rules) to about
 # 0.65 s, and warm dense text is as fast (figures in docs/redaction.md).
 _GROUP_SIZE = 10
-# The rules with no distinctive lead are searched for over the whole text, one pass per
-# automaton: the 16 of them in one automaton read dense text as fast as two of 10 and 6,
-# and build their first states in 0.05 s more (one pass less, docs/redaction.md).
+# The rules with no distinctive literal are searched for over the whole text, one pass
+# per automaton, so they are kept in one: 16 of them read dense text as fast as two
+# automata of 10 and 6, and built their first states 0.05 s slower (docs/redaction.md).
 _SEARCHED_GROUP_SIZE = 16
 # Bytes that make ``\b`` fail between two glued tokens.
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
