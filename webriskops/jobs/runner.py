@@ -88,12 +88,12 @@ def _exclusive(outbox_ids: list[int]) -> Iterator[set[int]]:
         return
     keys = [LOCK_BASE + outbox_id for outbox_id in outbox_ids]
     connection = _lock_connection()
-    acquired: list[int] = []
+    locked: set[int] = set()
     try:
-        acquired = list(connection.scalars(_TRY_LOCKS, {"keys": keys}))
-        yield {key - LOCK_BASE for key in acquired}
+        locked = set(connection.scalars(_TRY_LOCKS, {"keys": keys}))
+        yield locked
     finally:
-        _unlock(connection, acquired)
+        _unlock(connection, [LOCK_BASE + outbox_id for outbox_id in locked])
 
 
 @contextmanager
@@ -138,21 +138,18 @@ def _unlock(connection: Connection, keys: list[int]) -> None:
         _drop_lock_connection()
 
 
-# One round trip for a batch's locks, and one to give them back.
-_TRY_LOCKS = text(
-    "SELECT key FROM unnest(CAST(:keys AS bigint[])) AS key WHERE pg_try_advisory_lock(key)"
-)
-_UNLOCK = text("SELECT pg_advisory_unlock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")
-# The rows of a batch this connection could lock (``_TRY_LOCKS``), as row ids.
-_LOCKED = (
+# One round trip for a batch's locks: the ids of the rows this connection could lock;
+# and one to give them back.
+_TRY_LOCKS = (
     text(
         "SELECT key - :lock_base AS id FROM unnest(CAST(:keys AS bigint[])) AS key"
         " WHERE pg_try_advisory_lock(key)"
     )
     .bindparams(lock_base=LOCK_BASE)
     .columns(id=BigInteger)
-    .cte("locked")
 )
+_UNLOCK = text("SELECT pg_advisory_unlock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")
+_LOCKED = _TRY_LOCKS.cte("locked")
 
 
 def _claim_of(ids) -> Update:

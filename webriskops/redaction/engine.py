@@ -97,10 +97,6 @@ _MAX_ROUNDS = 4
 # 10 takes the first pass over a new dense megabyte from 1.1-1.3 s (20 rules) to about
 # 0.65 s, and warm dense text is as fast (figures in docs/redaction.md).
 _GROUP_SIZE = 10
-# The rules with no distinctive literal are searched for over the whole text, one pass
-# per automaton, so they are kept in one: 16 of them read dense text as fast as two
-# automata of 10 and 6, and built their first states 0.05 s slower (docs/redaction.md).
-_SEARCHED_GROUP_SIZE = 16
 # Searched rules that get an automaton of their own: a URL's scheme, counted from every
 # word start, multiplies the states of the others' counted runs. Apart, the two passes
 # over a dense MB cost 3.6 ms instead of 4.4 for one (docs/redaction.md).
@@ -323,7 +319,7 @@ def _groups(rules: Iterable[Rule]) -> tuple[_Group, ...]:
             (read, _GROUP_SIZE),
             (matched, _GROUP_SIZE),
             (held, _GROUP_SIZE),
-            (searched, _SEARCHED_GROUP_SIZE),
+            (searched, _GROUP_SIZE),
             (alone, 1),
             (generic, _GROUP_SIZE),
         )
@@ -435,7 +431,6 @@ def _around(data: bytes, found: list[tuple[int, int]], reach: int) -> list[tuple
     prefilter's windows do, and never past the prefilter window it lies in.
     """
     windows: list[tuple[int, int]] = []
-    length = len(data)
     for at, window_end in found:
         start = max(0, at - reach)
         line_end = data.find(b"\n", at + _WINDOW, window_end)
@@ -443,7 +438,7 @@ def _around(data: bytes, found: list[tuple[int, int]], reach: int) -> list[tuple
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], max(windows[-1][1], end))
         else:
-            windows.append((start, min(end, length)))
+            windows.append((start, end))
     return windows
 
 

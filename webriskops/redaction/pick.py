@@ -168,6 +168,8 @@ _MAX_COUNT = 3
 # A lead this long is not spelled out further where the pattern branches: a longer one
 # would only multiply the literals.
 _LONG_ENOUGH = 4
+# The farthest a literal looked for inside a match may be from its start (``inner_literals``).
+_MAX_WIDTH_BEFORE = 64
 
 
 def leading_literals(pattern: bytes) -> frozenset[tuple[bytes, bool]] | None:
@@ -350,7 +352,3 @@ def _inner_sequence(
         if leads and all(text and distinctive(text, folded) for text, folded, _ in leads):
             return frozenset((text, folded) for text, folded, _ in leads), longest
     return None
-
-
-# The farthest a literal looked for inside a match may be from its start (``inner_literals``).
-_MAX_WIDTH_BEFORE = 64
